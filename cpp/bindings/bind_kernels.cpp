@@ -1,0 +1,150 @@
+// Bindings of layer 1 (kernels) for one dtype: outputs are preallocated by the caller
+// (python/deltaprop/kernels.py), inputs are C-contiguous arrays of that dtype.
+#include <optional>
+#include "../kernels/activations.hpp"
+#include "../kernels/gemm.hpp"
+#include "../kernels/gemv.hpp"
+#include "../kernels/losses.hpp"
+#include "../layers/dense.hpp"
+#include "arrays.hpp"
+#include "bindings.hpp"
+
+namespace dp::bind {
+namespace {
+
+template <class T>
+void bind_gemm(py::module_& m, const std::string& sfx) {
+  m.def(("gemm_" + sfx).c_str(),
+        [](Array<T> A, Array<T> B, Array<T> C, bool ta, bool tb, T alpha, T beta) {
+          require_ndim(A, 2, "A");
+          require_ndim(B, 2, "B");
+          const idx M = ta ? A.shape(1) : A.shape(0), K = ta ? A.shape(0) : A.shape(1);
+          const idx N = tb ? B.shape(0) : B.shape(1);
+          require_shape(B, tb ? std::vector<idx>{N, K} : std::vector<idx>{K, N}, "B");
+          require_shape(C, {M, N}, "out");
+          const T* a = A.data();
+          const T* b = B.data();
+          T* c = C.mutable_data();
+          py::gil_scoped_release nogil;
+          gemm(ta, tb, M, N, K, alpha, a, A.shape(1), b, B.shape(1), beta, c, N);
+        });
+  m.def(("gemm_reference_" + sfx).c_str(),
+        [](Array<T> A, Array<T> B, Array<T> C, bool ta, bool tb, T alpha, T beta) {
+          require_ndim(A, 2, "A");
+          require_ndim(B, 2, "B");
+          const idx M = ta ? A.shape(1) : A.shape(0), K = ta ? A.shape(0) : A.shape(1);
+          const idx N = tb ? B.shape(0) : B.shape(1);
+          require_shape(B, tb ? std::vector<idx>{N, K} : std::vector<idx>{K, N}, "B");
+          require_shape(C, {M, N}, "out");
+          gemm_reference(ta, tb, M, N, K, alpha, A.data(), A.shape(1), B.data(), B.shape(1),
+                         beta, C.mutable_data(), N);
+        });
+  m.def(("gemv_" + sfx).c_str(), [](Array<T> A, Array<T> x, Array<T> y, bool trans, T alpha, T beta) {
+    require_ndim(A, 2, "A");
+    const idx rows = A.shape(0), cols = A.shape(1);
+    require_shape(x, {trans ? rows : cols}, "x");
+    require_shape(y, {trans ? cols : rows}, "out");
+    const T* a = A.data();
+    const T* xv = x.data();
+    T* yv = y.mutable_data();
+    py::gil_scoped_release nogil;
+    gemv(trans, rows, cols, alpha, a, cols, xv, beta, yv);
+  });
+}
+
+template <class T>
+void bind_layers(py::module_& m, const std::string& sfx) {
+  m.def(("dense_forward_" + sfx).c_str(),
+        [](Array<T> X, Array<T> W, Array<T> b, Array<T> Z, Array<T> A, int act) {
+          require_ndim(X, 2, "X");
+          require_ndim(W, 2, "W");
+          const idx n = X.shape(0), in = X.shape(1), out = W.shape(0);
+          require_shape(W, {out, in}, "W");
+          require_shape(b, {out}, "b");
+          require_shape(Z, {n, out}, "Z");
+          require_shape(A, {n, out}, "A");
+          const T *x = X.data(), *w = W.data(), *bb = b.data();
+          T *z = Z.mutable_data(), *a = A.mutable_data();
+          py::gil_scoped_release nogil;
+          dense_forward(a, z, x, w, bb, n, in, out, static_cast<Act>(act));
+        });
+  m.def(("dense_backward_" + sfx).c_str(),
+        [](Array<T> X, Array<T> W, Array<T> dZ, Array<T> dX, Array<T> dW, Array<T> db) {
+          require_ndim(X, 2, "X");
+          require_ndim(W, 2, "W");
+          const idx n = X.shape(0), in = X.shape(1), out = W.shape(0);
+          require_shape(W, {out, in}, "W");
+          require_shape(dZ, {n, out}, "dZ");
+          require_shape(dX, {n, in}, "dX");
+          require_shape(dW, {out, in}, "dW");
+          require_shape(db, {out}, "db");
+          const T *x = X.data(), *w = W.data(), *dz = dZ.data();
+          T *dx = dX.mutable_data(), *dw = dW.mutable_data(), *dbb = db.mutable_data();
+          py::gil_scoped_release nogil;
+          dense_backward_input(dx, dz, w, static_cast<const T*>(nullptr), Act::Identity, n, in, out);
+          dense_backward_weights(dw, dz, x, n, in, out, T(1), T(0));
+          column_sums(dbb, dz, n, out);
+        });
+  m.def(("activation_forward_" + sfx).c_str(), [](int act, Array<T> Z, Array<T> A) {
+    if (Z.size() != A.size()) throw py::value_error("A: size differs from Z");
+    activation_forward(static_cast<Act>(act), Z.data(), A.mutable_data(), Z.size());
+  });
+  m.def(("activation_backward_" + sfx).c_str(), [](int act, Array<T> A, Array<T> dA, Array<T> dZ) {
+    if (A.size() != dA.size() || A.size() != dZ.size())
+      throw py::value_error("dA: size differs from A");
+    activation_backward(static_cast<Act>(act), A.data(), dA.data(), dZ.mutable_data(), A.size());
+  });
+}
+
+template <class T>
+void bind_losses(py::module_& m, const std::string& sfx) {
+  m.def(("softmax_cross_entropy_" + sfx).c_str(),
+        [](Array<T> logits, std::optional<Array<std::int64_t>> labels,
+           std::optional<Array<T>> probs, Array<T> grad) {
+          require_ndim(logits, 2, "logits");
+          const idx n = logits.shape(0), c = logits.shape(1);
+          require_shape(grad, {n, c}, "grad");
+          Target<T> t;
+          if (labels) {
+            require_shape(*labels, {n}, "labels");
+            const std::int64_t* y = labels->data();
+            for (idx i = 0; i < n; ++i)
+              if (y[i] < 0 || y[i] >= c)
+                throw py::value_error("labels: class indices must lie in [0, " +
+                                      std::to_string(c - 1) + "], got " + std::to_string(y[i]));
+            t.labels = y;
+          } else if (probs) {
+            require_shape(*probs, {n, c}, "labels");
+            t.values = probs->data();
+          } else {
+            throw py::value_error("labels: give class indices or probability rows");
+          }
+          return softmax_cross_entropy(logits.data(), n, c, t, grad.mutable_data());
+        });
+  m.def(("mse_" + sfx).c_str(), [](Array<T> pred, Array<T> target, Array<T> grad) {
+    if (pred.size() != target.size()) throw py::value_error("target: size differs from pred");
+    if (pred.size() != grad.size()) throw py::value_error("grad: size differs from pred");
+    return mean_squared_error(pred.data(), 1, pred.size(), target.data(), grad.mutable_data());
+  });
+  m.def(("sigmoid_binary_cross_entropy_" + sfx).c_str(),
+        [](Array<T> logits, Array<T> target, Array<T> grad) {
+          if (logits.size() != target.size())
+            throw py::value_error("target: size differs from logits");
+          if (logits.size() != grad.size()) throw py::value_error("grad: size differs from logits");
+          return sigmoid_binary_cross_entropy(logits.data(), 1, logits.size(), target.data(),
+                                              grad.mutable_data());
+        });
+}
+
+}  // namespace
+
+void register_kernels(py::module_& m) {
+  bind_gemm<float>(m, "float32");
+  bind_gemm<double>(m, "float64");
+  bind_layers<float>(m, "float32");
+  bind_layers<double>(m, "float64");
+  bind_losses<float>(m, "float32");
+  bind_losses<double>(m, "float64");
+}
+
+}  // namespace dp::bind

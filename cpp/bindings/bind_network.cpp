@@ -1,0 +1,169 @@
+// Bindings of layer 3 (network) for one dtype: Network_float32 / Network_float64. Parameter
+// views share the network's memory and keep it alive; heavy calls release the GIL.
+#include <pybind11/functional.h>
+#include <pybind11/stl.h>
+#include <optional>
+#include "../network/network.hpp"
+#include "arrays.hpp"
+#include "bindings.hpp"
+
+namespace dp::bind {
+namespace {
+
+template <class T>
+struct TargetArrays {  // keeps the converted arrays alive while raw pointers are in use
+  std::optional<Array<std::int64_t>> labels;
+  std::optional<Array<T>> values;
+  Target<T> target(const Network<T>& net, idx n) const {
+    if (labels) {
+      require_shape(*labels, {n}, "y");
+      return {labels->data(), nullptr};
+    }
+    if (!values) throw py::value_error("y: give labels or target values");
+    require_shape(*values, {n, net.output_width()}, "y");
+    return {nullptr, values->data()};
+  }
+};
+
+template <class T>
+idx checked_rows(const Network<T>& net, const Array<T>& X) {
+  require_shape(X, {-1, net.input_width()}, "X");
+  return X.shape(0);
+}
+
+template <class T>
+py::array view(const Network<T>& net, const T* ptr, std::vector<py::ssize_t> shape, py::handle owner) {
+  std::vector<py::ssize_t> strides(shape.size(), sizeof(T));
+  if (shape.size() == 2) strides[0] = shape[1] * sizeof(T);
+  (void)net;
+  return py::array(py::dtype::of<T>(), shape, strides, ptr, owner);
+}
+
+template <class T>
+void bind_network_type(py::module_& m, const char* name) {
+  using Net = Network<T>;
+  py::class_<Net>(m, name)
+      .def(py::init([](std::vector<idx> sizes, std::vector<int> acts, int loss, std::uint64_t seed) {
+             std::vector<Act> a;
+             for (int v : acts) a.push_back(static_cast<Act>(v));
+             return new Net(std::move(sizes), std::move(a), static_cast<LossKind>(loss), seed);
+           }),
+           py::arg("sizes"), py::arg("activations"), py::arg("loss"), py::arg("seed"))
+      .def_property_readonly("num_params", &Net::num_params)
+      .def_property_readonly("sizes", &Net::sizes)
+      .def("params", [](py::object self) {
+        Net& net = self.cast<Net&>();
+        return view(net, net.params(), {net.num_params()}, self);
+      })
+      .def("weight", [](py::object self, idx l) {
+        Net& net = self.cast<Net&>();
+        if (l < 0 || l >= net.num_layers()) throw py::index_error("layer index out of range");
+        return view(net, net.params() + net.weight_offset(l), {net.sizes()[l + 1], net.sizes()[l]}, self);
+      })
+      .def("bias", [](py::object self, idx l) {
+        Net& net = self.cast<Net&>();
+        if (l < 0 || l >= net.num_layers()) throw py::index_error("layer index out of range");
+        return view(net, net.params() + net.bias_offset(l), {net.sizes()[l + 1]}, self);
+      })
+      .def("forward", [](const Net& net, Array<T> X) {
+        const idx n = checked_rows(net, X);
+        Array<T> out({n, net.output_width()});
+        const T* x = X.data();
+        T* o = out.mutable_data();
+        py::gil_scoped_release nogil;
+        net.forward(x, n, o);
+        return out;
+      })
+      .def("output", [](const Net& net, Array<T> X) {
+        const idx n = checked_rows(net, X);
+        Array<T> out({n, net.output_width()});
+        const T* x = X.data();
+        T* o = out.mutable_data();
+        py::gil_scoped_release nogil;
+        net.output(x, n, o);
+        return out;
+      })
+      .def("activations", [](const Net& net, Array<T> X) {
+        const idx n = checked_rows(net, X);
+        py::list result;
+        std::vector<T*> outs;
+        for (idx l = 0; l < net.num_layers(); ++l) {
+          Array<T> a({n, net.sizes()[l + 1]});
+          outs.push_back(a.mutable_data());
+          result.append(a);
+        }
+        const T* x = X.data();
+        py::gil_scoped_release nogil;
+        net.activations(x, n, outs);
+        return result;
+      })
+      .def("evaluate_loss",
+           [](const Net& net, Array<T> X, std::optional<Array<std::int64_t>> labels,
+              std::optional<Array<T>> values) {
+             const idx n = checked_rows(net, X);
+             TargetArrays<T> y{labels, values};
+             Target<T> t = y.target(net, n);
+             const T* x = X.data();
+             py::gil_scoped_release nogil;
+             return net.evaluate_loss(x, t, n);
+           })
+      .def("loss_and_grad",
+           [](Net& net, Array<T> X, std::optional<Array<std::int64_t>> labels,
+              std::optional<Array<T>> values, T l2) {
+             const idx n = checked_rows(net, X);
+             TargetArrays<T> y{labels, values};
+             Target<T> t = y.target(net, n);
+             Array<T> grad({net.num_params()});
+             T* g = grad.mutable_data();
+             const T* x = X.data();
+             double loss;
+             {
+               py::gil_scoped_release nogil;
+               loss = net.loss_and_grad(x, t, n, l2, g);
+             }
+             return py::make_tuple(loss, grad);
+           })
+      .def("train_step_sgd",
+           [](Net& net, Array<T> X, std::optional<Array<std::int64_t>> labels,
+              std::optional<Array<T>> values, T lr, T l2) {
+             const idx n = checked_rows(net, X);
+             TargetArrays<T> y{labels, values};
+             Target<T> t = y.target(net, n);
+             const T* x = X.data();
+             py::gil_scoped_release nogil;
+             return net.train_step_sgd(x, t, n, lr, l2);
+           })
+      .def("train_epoch_sgd",
+           [](Net& net, Array<T> X, std::optional<Array<std::int64_t>> labels,
+              std::optional<Array<T>> values, std::optional<Array<std::int64_t>> order,
+              idx batch, T lr, T l2) {
+             const idx n = checked_rows(net, X);
+             TargetArrays<T> y{labels, values};
+             Target<T> t = y.target(net, n);
+             const std::int64_t* ord = nullptr;
+             if (order) {
+               require_shape(*order, {n}, "order");
+               ord = order->data();
+               for (idx i = 0; i < n; ++i)
+                 if (ord[i] < 0 || ord[i] >= n) throw py::value_error("order: row index out of range");
+             }
+             if (batch < 1) throw py::value_error("batch_size: must be >= 1");
+             const T* x = X.data();
+             // Ctrl-C: look for a pending signal after every batch, with the GIL held briefly.
+             auto check_signals = [] {
+               py::gil_scoped_acquire gil;
+               if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+             };
+             py::gil_scoped_release nogil;
+             return net.train_epoch_sgd(x, t, n, ord, batch, lr, l2, check_signals);
+           });
+}
+
+}  // namespace
+
+void register_network(py::module_& m) {
+  bind_network_type<float>(m, "Network_float32");
+  bind_network_type<double>(m, "Network_float64");
+}
+
+}  // namespace dp::bind

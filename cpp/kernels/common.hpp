@@ -1,0 +1,44 @@
+// Shared vocabulary of the core: index type, activation ids, aligned scratch buffers.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <new>
+
+namespace dp {
+
+using idx = std::ptrdiff_t;
+
+// Activation functions of a layer. Values are part of the saved-model format: append only.
+enum class Act : int { Identity = 0, Sigmoid = 1, Tanh = 2, Relu = 3, LeakyRelu = 4 };
+
+constexpr double kLeakySlope = 0.01;  // leaky_relu(z) = z for z > 0, 0.01 z otherwise
+
+// A growable 64-byte-aligned scratch buffer. Grows only (never shrinks), so once a workload has
+// run, repeated runs allocate nothing.
+template <class T>
+class ScratchBuffer {
+ public:
+  ScratchBuffer() = default;
+  ScratchBuffer(const ScratchBuffer&) = delete;
+  ScratchBuffer& operator=(const ScratchBuffer&) = delete;
+  ~ScratchBuffer() { std::free(data_); }
+
+  T* reserve(std::size_t count) {
+    if (count > capacity_) {
+      std::size_t bytes = ((count * sizeof(T) + 63) / 64) * 64;
+      void* fresh = std::aligned_alloc(64, bytes);
+      if (!fresh) throw std::bad_alloc();
+      std::free(data_);
+      data_ = static_cast<T*>(fresh);
+      capacity_ = count;
+    }
+    return data_;
+  }
+
+ private:
+  T* data_ = nullptr;
+  std::size_t capacity_ = 0;
+};
+
+}  // namespace dp

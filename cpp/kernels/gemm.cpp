@@ -1,0 +1,167 @@
+// The Goto/BLIS blocked GEMM driver: partition N by NC, K by KC, M by MC; pack a B block
+// (L2-resident) and an A block; sweep the register tiles with the micro-kernel. Threads own
+// disjoint rectangles of C aligned to the tile grid, so every element of C is computed by the
+// same sequence of operations whatever the thread count (bitwise-identical results).
+#include "gemm.hpp"
+#include <algorithm>
+#include <memory>
+#include <vector>
+#include "activations.hpp"
+#include "gemm_arch.hpp"
+#include "gemm_pack.hpp"
+#include "threads.hpp"
+
+namespace dp {
+namespace {
+
+// Pack buffers per calling thread (so concurrent callers never share), one set per team member.
+template <class T>
+struct PackBuffers {
+  ScratchBuffer<T> a, b, tile;
+};
+
+template <class T>
+std::vector<std::unique_ptr<PackBuffers<T>>>& pack_pool(int team) {
+  thread_local std::vector<std::unique_ptr<PackBuffers<T>>> pool;
+  while (static_cast<int>(pool.size()) < team) pool.push_back(std::make_unique<PackBuffers<T>>());
+  return pool;
+}
+
+template <class T>
+void apply_epilogue(const GemmEpilogue<T>& ep, T* C, idx ldc, idx i0, idx j0, idx m, idx n) {
+  for (idx i = 0; i < m; ++i) {
+    T* row = C + (i0 + i) * ldc + j0;
+    if (ep.bias) {
+      const T* b = ep.bias + j0;
+#pragma omp simd
+      for (idx j = 0; j < n; ++j) row[j] += b[j];
+    }
+    if (ep.z_out) {
+      T* z = ep.z_out + (i0 + i) * ep.ld_z + j0;
+      for (idx j = 0; j < n; ++j) z[j] = row[j];
+    }
+    if (ep.act != Act::Identity) activation_forward(ep.act, row, row, n);
+    if (ep.slope_of)
+      activation_backward(ep.slope_act, ep.slope_of + (i0 + i) * ep.ld_slope + j0, row, row, n);
+  }
+}
+
+// One thread's share: rows [i_begin, i_end) x columns [j_begin, j_end) of C.
+template <class T>
+void gemm_rectangle(const GemmArch<T>& arch, bool ta, bool tb, idx K, T alpha, const T* A,
+                    idx lda, const T* B, idx ldb, T beta, T* C, idx ldc,
+                    const GemmEpilogue<T>* ep, idx i_begin, idx i_end, idx j_begin, idx j_end,
+                    PackBuffers<T>& buf) {
+  const int MR = arch.mr, NR = arch.nr;
+  T* Ap = buf.a.reserve(0);
+  T* Bp = buf.b.reserve(0);
+  T* tile = buf.tile.reserve(0);
+  for (idx jc = j_begin; jc < j_end; jc += arch.nc) {
+    const idx nc = std::min(arch.nc, j_end - jc);
+    for (idx pc = 0; pc < K; pc += arch.kc) {
+      const idx kc = std::min(arch.kc, K - pc);
+      const bool last_k = pc + kc == K;
+      const T beta_now = pc == 0 ? beta : T(1);
+      pack_b(B, ldb, tb, pc, kc, jc, nc, NR, Bp);
+      for (idx ic = i_begin; ic < i_end; ic += arch.mc) {
+        const idx mc = std::min(arch.mc, i_end - ic);
+        pack_a(A, lda, ta, ic, mc, pc, kc, MR, Ap);
+        for (idx ir = 0; ir < mc; ir += MR) {
+          const idx mr = std::min<idx>(MR, mc - ir);
+          for (idx jr = 0; jr < nc; jr += NR) {
+            const idx nr = std::min<idx>(NR, nc - jr);
+            T* c = C + (ic + ir) * ldc + jc + jr;
+            if (mr == MR && nr == NR) {
+              arch.ukr(kc, Ap + ir * kc, Bp + jr * kc, c, ldc, alpha, beta_now);
+            } else {  // edge tile: full-speed kernel into a scratch tile, then copy the valid part
+              arch.ukr(kc, Ap + ir * kc, Bp + jr * kc, tile, NR, alpha, T(0));
+              for (idx i = 0; i < mr; ++i)
+                for (idx j = 0; j < nr; ++j)
+                  c[i * ldc + j] = beta_now == T(0) ? tile[i * NR + j]
+                                                    : tile[i * NR + j] + beta_now * c[i * ldc + j];
+            }
+            if (last_k && ep) apply_epilogue(*ep, C, ldc, ic + ir, jc + jr, mr, nr);
+          }
+        }
+      }
+    }
+  }
+}
+
+// K == 0 or alpha == 0: C = beta * C, then the epilogue.
+template <class T>
+void scale_only(idx M, idx N, T beta, T* C, idx ldc, const GemmEpilogue<T>* ep) {
+  for (idx i = 0; i < M; ++i)
+    for (idx j = 0; j < N; ++j) C[i * ldc + j] = beta == T(0) ? T(0) : beta * C[i * ldc + j];
+  if (ep) apply_epilogue(*ep, C, ldc, 0, 0, M, N);
+}
+
+idx ceil_div(idx a, idx b) { return (a + b - 1) / b; }
+
+}  // namespace
+
+template <class T>
+void gemm(bool trans_a, bool trans_b, idx M, idx N, idx K, T alpha, const T* A, idx lda,
+          const T* B, idx ldb, T beta, T* C, idx ldc, const GemmEpilogue<T>* epilogue) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0 || alpha == T(0)) return scale_only(M, N, beta, C, ldc, epilogue);
+
+  const GemmArch<T>& arch = active_gemm_arch<T>();
+  const idx m_tiles = ceil_div(M, arch.mr), n_tiles = ceil_div(N, arch.nr);
+  int team = threads_for_work(2.0 * double(M) * double(N) * double(K));
+  // Split the larger tile count; never split K (that would reorder sums across threads).
+  const bool split_n = n_tiles >= m_tiles || n_tiles >= 4 * team;
+  team = static_cast<int>(std::min<idx>(team, split_n ? n_tiles : m_tiles));
+
+  // Reserve all scratch before the parallel region: nothing inside it can throw.
+  auto& pool = pack_pool<T>(team);
+  const idx mc_pad = ceil_div(std::min(arch.mc, M), arch.mr) * arch.mr;
+  const idx nc_pad = ceil_div(std::min(arch.nc, N), arch.nr) * arch.nr;
+  const idx kc = std::min(arch.kc, K);
+  for (int t = 0; t < team; ++t) {
+    pool[t]->a.reserve(mc_pad * kc);
+    pool[t]->b.reserve(nc_pad * kc);
+    pool[t]->tile.reserve(idx(arch.mr) * arch.nr);
+  }
+
+  auto run_share = [&](int t) {
+    idx i0 = 0, i1 = M, j0 = 0, j1 = N;
+    if (split_n) {
+      j0 = std::min(N, (n_tiles * t / team) * arch.nr);
+      j1 = std::min(N, (n_tiles * (t + 1) / team) * arch.nr);
+    } else {
+      i0 = std::min(M, (m_tiles * t / team) * arch.mr);
+      i1 = std::min(M, (m_tiles * (t + 1) / team) * arch.mr);
+    }
+    if (i0 < i1 && j0 < j1)
+      gemm_rectangle(arch, trans_a, trans_b, K, alpha, A, lda, B, ldb, beta, C, ldc, epilogue,
+                     i0, i1, j0, j1, *pool[t]);
+  };
+
+  if (team == 1) return run_share(0);
+#pragma omp parallel for num_threads(team) schedule(static, 1)
+  for (int t = 0; t < team; ++t) run_share(t);
+}
+
+template <class T>
+void gemm_reference(bool trans_a, bool trans_b, idx M, idx N, idx K, T alpha, const T* A, idx lda,
+                    const T* B, idx ldb, T beta, T* C, idx ldc) {
+  for (idx i = 0; i < M; ++i)
+    for (idx j = 0; j < N; ++j) {
+      T sum = 0;
+      for (idx p = 0; p < K; ++p)
+        sum += (trans_a ? A[p * lda + i] : A[i * lda + p]) *
+               (trans_b ? B[j * ldb + p] : B[p * ldb + j]);
+      C[i * ldc + j] = alpha * sum + (beta == T(0) ? T(0) : beta * C[i * ldc + j]);
+    }
+}
+
+#define DP_INSTANTIATE_GEMM(T)                                                                 \
+  template void gemm<T>(bool, bool, idx, idx, idx, T, const T*, idx, const T*, idx, T, T*, idx, \
+                        const GemmEpilogue<T>*);                                               \
+  template void gemm_reference<T>(bool, bool, idx, idx, idx, T, const T*, idx, const T*, idx, T, \
+                                  T*, idx);
+DP_INSTANTIATE_GEMM(float)
+DP_INSTANTIATE_GEMM(double)
+
+}  // namespace dp

@@ -1,0 +1,40 @@
+// Portable micro-kernels: GCC/Clang 16-byte vector extensions (SSE2 on x86-64, NEON on ARM).
+// Always compiled, always correct; the fallback when no wider instruction set is available.
+#include "gemm_arch.hpp"
+
+namespace dp {
+namespace isa_generic {
+
+template <class Scalar>
+struct Vec16 {
+  using T = Scalar;
+  typedef Scalar reg __attribute__((vector_size(16)));
+  static constexpr int width = 16 / sizeof(Scalar);
+  static reg zero() { return reg{} ; }
+  static reg bcast(T x) { return reg{} + x; }
+  static reg load(const T* p) { reg v; __builtin_memcpy(&v, p, sizeof v); return v; }
+  static void store(T* p, reg v) { __builtin_memcpy(p, &v, sizeof v); }
+  static reg fma(reg a, reg b, reg c) { return a * b + c; }
+  static reg mul(reg a, reg b) { return a * b; }
+};
+
+#include "gemm_ukr_template.hpp"
+
+// 4 x 2 vectors: 8 accumulators of the 16 SSE registers.
+void sgemm_ukr_generic_4x8(idx k, const float* Ap, const float* Bp, float* C, idx ldc, float alpha,
+                           float beta) {
+  gemm_ukr<Vec16<float>, 4, 2>(k, Ap, Bp, C, ldc, alpha, beta);
+}
+void dgemm_ukr_generic_4x4(idx k, const double* Ap, const double* Bp, double* C, idx ldc,
+                           double alpha, double beta) {
+  gemm_ukr<Vec16<double>, 4, 2>(k, Ap, Bp, C, ldc, alpha, beta);
+}
+
+}  // namespace isa_generic
+
+void fill_arch_generic(GemmArch<float>& f32, GemmArch<double>& f64) {
+  f32 = {"generic", 4, 8, 128, 256, 512, isa_generic::sgemm_ukr_generic_4x8};
+  f64 = {"generic", 4, 4, 128, 256, 256, isa_generic::dgemm_ukr_generic_4x4};
+}
+
+}  // namespace dp

@@ -1,0 +1,95 @@
+#include "losses.hpp"
+#include <cmath>
+#include "activations.hpp"
+
+namespace dp {
+
+template <class T>
+double softmax_cross_entropy(const T* logits, idx n, idx c, Target<T> target, T* grad) {
+  double total = 0.0;
+  const T inv_n = T(1) / T(n);
+  for (idx i = 0; i < n; ++i) {
+    const T* z = logits + i * c;
+    T zmax = z[0];
+    for (idx j = 1; j < c; ++j) zmax = z[j] > zmax ? z[j] : zmax;
+    double sum = 0.0;
+    for (idx j = 0; j < c; ++j) sum += std::exp(double(z[j] - zmax));
+    const double lse = double(zmax) + std::log(sum);
+    T* g = grad ? grad + i * c : nullptr;
+    if (target.labels) {
+      const idx y = static_cast<idx>(target.labels[i]);
+      total += lse - double(z[y]);
+      if (g) {
+        for (idx j = 0; j < c; ++j) g[j] = T(std::exp(double(z[j]) - lse)) * inv_n;
+        g[y] -= inv_n;
+      }
+    } else {
+      const T* t = target.values + i * c;
+      double mass = 0.0;
+      for (idx j = 0; j < c; ++j) {
+        mass += double(t[j]);
+        if (t[j] != T(0)) total += double(t[j]) * (lse - double(z[j]));
+      }
+      if (g)
+        for (idx j = 0; j < c; ++j)
+          g[j] = T((std::exp(double(z[j]) - lse) * mass - double(t[j])) * double(inv_n));
+    }
+  }
+  return total / double(n);
+}
+
+template <class T>
+double mean_squared_error(const T* pred, idx n, idx c, const T* target, T* grad) {
+  const idx count = n * c;
+  const T inv = T(1) / T(count);
+  double total = 0.0;
+  for (idx k = 0; k < count; ++k) {
+    const T d = pred[k] - target[k];
+    total += double(d) * double(d);
+    if (grad) grad[k] = d * inv;
+  }
+  return 0.5 * total / double(count);
+}
+
+template <class T>
+double sigmoid_binary_cross_entropy(const T* logits, idx n, idx c, const T* target, T* grad) {
+  const idx count = n * c;
+  const T inv = T(1) / T(count);
+  double total = 0.0;
+  for (idx k = 0; k < count; ++k) {
+    const double z = logits[k], t = target[k];
+    total += (z > 0 ? z : 0.0) - z * t + std::log1p(std::exp(-std::fabs(z)));
+    if (grad) grad[k] = (activate(Act::Sigmoid, logits[k]) - target[k]) * inv;
+  }
+  return total / double(count);
+}
+
+template <class T>
+void softmax_rows(const T* in, idx n, idx c, T* out) {
+  for (idx i = 0; i < n; ++i) {
+    const T* z = in + i * c;
+    T* p = out + i * c;
+    T zmax = z[0];
+    for (idx j = 1; j < c; ++j) zmax = z[j] > zmax ? z[j] : zmax;
+    T sum = 0;
+    for (idx j = 0; j < c; ++j) sum += (p[j] = std::exp(z[j] - zmax));
+    const T inv = T(1) / sum;
+    for (idx j = 0; j < c; ++j) p[j] *= inv;
+  }
+}
+
+template <class T>
+void sigmoid(const T* in, idx count, T* out) {
+  for (idx k = 0; k < count; ++k) out[k] = activate(Act::Sigmoid, in[k]);
+}
+
+#define DP_INSTANTIATE_LOSSES(T)                                                          \
+  template double softmax_cross_entropy<T>(const T*, idx, idx, Target<T>, T*);            \
+  template double mean_squared_error<T>(const T*, idx, idx, const T*, T*);                \
+  template double sigmoid_binary_cross_entropy<T>(const T*, idx, idx, const T*, T*);      \
+  template void softmax_rows<T>(const T*, idx, idx, T*);                                  \
+  template void sigmoid<T>(const T*, idx, T*);
+DP_INSTANTIATE_LOSSES(float)
+DP_INSTANTIATE_LOSSES(double)
+
+}  // namespace dp

@@ -1,0 +1,42 @@
+#include "threads.hpp"
+#include <algorithm>
+#include <atomic>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace dp {
+namespace {
+
+std::atomic<int>& thread_slot() {
+#ifdef _OPENMP
+  static std::atomic<int> slot{std::max(1, omp_get_max_threads())};
+#else
+  static std::atomic<int> slot{1};
+#endif
+  return slot;
+}
+
+}  // namespace
+
+// One process-wide setting (not OpenMP's per-thread ICV), so it holds for calls made from any
+// Python thread.
+int get_num_threads() { return thread_slot().load(std::memory_order_relaxed); }
+
+void set_num_threads(int n) { thread_slot().store(openmp_enabled() ? std::max(1, n) : 1); }
+
+bool openmp_enabled() {
+#ifdef _OPENMP
+  return true;
+#else
+  return false;
+#endif
+}
+
+int threads_for_work(double flops) {
+  constexpr double kFlopsPerThread = 1.0e6;  // below this, a fork/join costs more than it saves
+  int useful = static_cast<int>(flops / kFlopsPerThread);
+  return std::max(1, std::min(get_num_threads(), useful));
+}
+
+}  // namespace dp

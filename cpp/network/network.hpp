@@ -1,0 +1,81 @@
+// The network: an ordered list of dense layers (activation each) and a loss, its parameters in
+// one flat vector (layer by layer: W row-major (out, in), then b), and workspaces per batch size.
+//
+// Thread safety: inference (forward/activations/evaluate_loss) allocates per call and only reads
+// the parameters, so concurrent inference calls are safe. Training calls (train_step_sgd,
+// loss_and_grad) serialise on an internal mutex; they must not overlap inference on the same
+// network (the Python layer guards this with a reader/writer lock).
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <vector>
+#include "../kernels/common.hpp"
+#include "../kernels/losses.hpp"
+
+namespace dp {
+
+// Loss ids are part of the saved-model format: append only.
+enum class LossKind : int { CrossEntropy = 0, MeanSquared = 1, BinaryCrossEntropy = 2 };
+
+template <class T>
+class Network {
+ public:
+  // sizes: L+1 widths; acts: one activation per hidden layer (L-1); the output layer's
+  // activation follows from the loss (softmax, identity or sigmoid).
+  Network(std::vector<idx> sizes, std::vector<Act> hidden_acts, LossKind loss, std::uint64_t seed);
+
+  idx num_layers() const { return idx(sizes_.size()) - 1; }
+  idx num_params() const { return idx(params_.size()); }
+  idx input_width() const { return sizes_.front(); }
+  idx output_width() const { return sizes_.back(); }
+  const std::vector<idx>& sizes() const { return sizes_; }
+  Act layer_act(idx l) const { return acts_[l]; }  // Identity for the output layer
+  LossKind loss() const { return loss_; }
+  T* params() { return params_.data(); }
+  const T* params() const { return params_.data(); }
+  idx weight_offset(idx l) const { return w_off_[l]; }
+  idx bias_offset(idx l) const { return w_off_[l] + sizes_[l + 1] * sizes_[l]; }
+
+  // logits (n, out): the last layer's pre-activation.
+  void forward(const T* X, idx n, T* logits) const;
+  // outs[l] (n, sizes[l+1]) = a(l+1); the last is the output after softmax/sigmoid/identity.
+  void activations(const T* X, idx n, const std::vector<T*>& outs) const;
+  // predict_proba's output: softmax / sigmoid / identity of the logits.
+  void output(const T* X, idx n, T* out) const;
+  double evaluate_loss(const T* X, Target<T> y, idx n) const;
+
+  // Mean loss + l2/2 Σ‖W‖²; grad (num_params) receives its gradient.
+  double loss_and_grad(const T* X, Target<T> y, idx n, T l2, T* grad);
+  // One fused minibatch SGD step; returns the loss before the update (with the L2 term).
+  double train_step_sgd(const T* X, Target<T> y, idx n, T lr, T l2);
+  // One epoch of SGD over the rows in `order` (all n rows in turn if null), in batches of
+  // `batch` rows; `between_batches` runs after every batch (it may throw to stop at a batch
+  // boundary). Returns the mean per-sample loss of the epoch.
+  double train_epoch_sgd(const T* X, Target<T> y, idx n, const std::int64_t* order, idx batch,
+                         T lr, T l2, const std::function<void()>& between_batches);
+
+ private:
+  double forward_train(const T* X, Target<T> y, idx n, T l2);  // fills acts_/delta_ workspaces
+  void ensure_workspace(idx n);
+  double loss_of(const T* logits, Target<T> y, idx n, T* grad) const;
+  double l2_penalty(T l2) const;
+  void output_transform(T* logits, idx n) const;
+  T* act_buffer(idx l) { return acts_buf_.data() + act_off_[l]; }
+
+  std::vector<idx> sizes_;
+  std::vector<Act> acts_;
+  LossKind loss_;
+  std::vector<T> params_;
+  std::vector<idx> w_off_;
+  // Training workspaces for batches of up to ws_n_ rows: every layer's a (the output layer keeps logits),
+  // two delta buffers (n x widest layer) and a bias-gradient buffer.
+  idx ws_n_ = 0;
+  std::vector<T> acts_buf_, delta_a_, delta_b_, db_;
+  std::vector<T> batch_x_, batch_values_;  // gathered rows of a shuffled batch
+  std::vector<std::int64_t> batch_labels_;
+  std::vector<idx> act_off_;
+  std::mutex train_mutex_;
+};
+
+}  // namespace dp

@@ -1,0 +1,46 @@
+"""deltaprop: fast multilayer perceptrons with a C++17/OpenMP core.
+
+    import deltaprop as dp
+    net = dp.MLP([784, 256, 10], activation="relu", loss="cross_entropy")
+    net.fit(X, y, epochs=10, batch_size=64, lr=0.1)
+"""
+from __future__ import annotations
+
+from typing import Any, Dict
+
+from . import _core, kernels
+from ._validation import positive_int
+from .gradcheck import gradcheck
+from .history import History
+from .io import ModelFormatError, load
+from .model import MLP, Layer
+
+__version__: str = _core.__version__
+
+__all__ = ["MLP", "Layer", "History", "ModelFormatError", "kernels", "load", "gradcheck",
+           "set_num_threads", "get_num_threads", "build_info", "__version__"]
+
+
+def set_num_threads(n: int) -> None:
+    """Use n threads in the core's parallel kernels (default: OMP_NUM_THREADS or the cores)."""
+    _core.set_num_threads(positive_int(n, "n"))
+
+
+def get_num_threads() -> int:
+    """Threads the core's kernels use."""
+    return int(_core.get_num_threads())
+
+
+def build_info() -> Dict[str, Any]:
+    """What this build can do: version, SIMD level in use (and the CPU's best), OpenMP, threads,
+    GEMM register tile, CUDA. DELTAPROP_SIMD=generic|avx2|avx512 lowers the level at import."""
+    return {
+        "version": __version__,
+        "simd": _core.simd_level(),
+        "simd_max": _core.cpu_max_simd_level(),
+        "openmp": bool(_core.openmp_enabled()),
+        "num_threads": get_num_threads(),
+        "gemm_tile_float32": tuple(_core.gemm_tile("float32")),
+        "gemm_tile_float64": tuple(_core.gemm_tile("float64")),
+        "cuda": bool(_core.cuda_enabled()),
+    }
