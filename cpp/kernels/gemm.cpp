@@ -47,34 +47,46 @@ void apply_epilogue(const GemmEpilogue<T>& ep, T* C, idx ldc, idx i0, idx j0, id
 }
 
 // One thread's share: rows [i_begin, i_end) x columns [j_begin, j_end) of C.
+// Panels are read in place where the caller's layout already is the panel layout (rows of B
+// when !trans_b, columns of A when trans_a); only the other operands and partial edge panels are
+// packed. Packed or not, each element sees the same sequence of FMAs.
 template <class T>
 void gemm_rectangle(const GemmArch<T>& arch, bool ta, bool tb, idx K, T alpha, const T* A,
                     idx lda, const T* B, idx ldb, T beta, T* C, idx ldc,
                     const GemmEpilogue<T>* ep, idx i_begin, idx i_end, idx j_begin, idx j_end,
                     PackBuffers<T>& buf) {
   const int MR = arch.mr, NR = arch.nr;
+  const bool a_direct = ta, b_direct = !tb;
   T* Ap = buf.a.reserve(0);
   T* Bp = buf.b.reserve(0);
   T* tile = buf.tile.reserve(0);
   for (idx jc = j_begin; jc < j_end; jc += arch.nc) {
     const idx nc = std::min(arch.nc, j_end - jc);
+    const idx nc_full = b_direct ? nc / NR * NR : 0;  // columns read in place
     for (idx pc = 0; pc < K; pc += arch.kc) {
       const idx kc = std::min(arch.kc, K - pc);
       const bool last_k = pc + kc == K;
       const T beta_now = pc == 0 ? beta : T(1);
-      pack_b(B, ldb, tb, pc, kc, jc, nc, NR, Bp);
+      if (nc_full < nc) pack_b(B, ldb, tb, pc, kc, jc + nc_full, nc - nc_full, NR, Bp + nc_full * kc);
       for (idx ic = i_begin; ic < i_end; ic += arch.mc) {
         const idx mc = std::min(arch.mc, i_end - ic);
-        pack_a(A, lda, ta, ic, mc, pc, kc, MR, Ap);
+        const idx mc_full = a_direct ? mc / MR * MR : 0;
+        if (mc_full < mc) pack_a(A, lda, ta, ic + mc_full, mc - mc_full, pc, kc, MR, Ap + mc_full * kc);
         for (idx ir = 0; ir < mc; ir += MR) {
           const idx mr = std::min<idx>(MR, mc - ir);
+          const bool a_in_place = ir < mc_full;
+          const T* a = a_in_place ? A + pc * lda + ic + ir : Ap + ir * kc;
+          const idx a_ks = a_in_place ? lda : MR;
           for (idx jr = 0; jr < nc; jr += NR) {
             const idx nr = std::min<idx>(NR, nc - jr);
+            const bool b_in_place = jr < nc_full;
+            const T* b = b_in_place ? B + pc * ldb + jc + jr : Bp + jr * kc;
+            const idx b_ks = b_in_place ? ldb : NR;
             T* c = C + (ic + ir) * ldc + jc + jr;
             if (mr == MR && nr == NR) {
-              arch.ukr(kc, Ap + ir * kc, Bp + jr * kc, c, ldc, alpha, beta_now);
+              arch.ukr(kc, a, a_ks, b, b_ks, c, ldc, alpha, beta_now);
             } else {  // edge tile: full-speed kernel into a scratch tile, then copy the valid part
-              arch.ukr(kc, Ap + ir * kc, Bp + jr * kc, tile, NR, alpha, T(0));
+              arch.ukr(kc, a, a_ks, b, b_ks, tile, NR, alpha, T(0));
               for (idx i = 0; i < mr; ++i)
                 for (idx j = 0; j < nr; ++j)
                   c[i * ldc + j] = beta_now == T(0) ? tile[i * NR + j]
@@ -100,6 +112,21 @@ idx ceil_div(idx a, idx b) { return (a + b - 1) / b; }
 
 }  // namespace
 
+// A narrow C (e.g. the 10-wide output layer) would leave most of each NR-wide tile empty, so
+// compute Cᵀ = op(B)ᵀ op(A)ᵀ (wide) into scratch and write it back transposed.
+template <class T>
+static void gemm_narrow(bool trans_a, bool trans_b, idx M, idx N, idx K, T alpha, const T* A,
+                        idx lda, const T* B, idx ldb, T beta, T* C, idx ldc,
+                        const GemmEpilogue<T>* epilogue) {
+  thread_local ScratchBuffer<T> scratch;
+  T* Ct = scratch.reserve(std::size_t(M * N));
+  gemm(!trans_b, !trans_a, N, M, K, alpha, B, ldb, A, lda, T(0), Ct, M);
+  for (idx i = 0; i < M; ++i)
+    for (idx j = 0; j < N; ++j)
+      C[i * ldc + j] = beta == T(0) ? Ct[j * M + i] : Ct[j * M + i] + beta * C[i * ldc + j];
+  if (epilogue) apply_epilogue(*epilogue, C, ldc, 0, 0, M, N);
+}
+
 template <class T>
 void gemm(bool trans_a, bool trans_b, idx M, idx N, idx K, T alpha, const T* A, idx lda,
           const T* B, idx ldb, T beta, T* C, idx ldc, const GemmEpilogue<T>* epilogue) {
@@ -107,6 +134,8 @@ void gemm(bool trans_a, bool trans_b, idx M, idx N, idx K, T alpha, const T* A, 
   if (K <= 0 || alpha == T(0)) return scale_only(M, N, beta, C, ldc, epilogue);
 
   const GemmArch<T>& arch = active_gemm_arch<T>();
+  if (4 * N <= arch.nr && M >= 2 * N)
+    return gemm_narrow(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, epilogue);
   const idx m_tiles = ceil_div(M, arch.mr), n_tiles = ceil_div(N, arch.nr);
   int team = threads_for_work(2.0 * double(M) * double(N) * double(K));
   // Split the larger tile count; never split K (that would reorder sums across threads).

@@ -7,10 +7,13 @@
 namespace dp {
 
 // Micro-kernel contract: C[MR x NR] := alpha * Ap * Bp + beta * C, where Ap is an MR x k panel
-// packed column by column (MR values per k) and Bp a k x NR panel packed row by row (NR values
-// per k). beta == 0 means C is not read (it may hold garbage or NaN).
+// whose k-th column is MR consecutive values at Ap + p*a_ks, and Bp a k x NR panel whose p-th row
+// is NR consecutive values at Bp + p*b_ks. Packed panels have a_ks = MR and b_ks = NR; a panel
+// read in place from the caller's matrix has its leading dimension there. beta == 0 means C is
+// not read (it may hold garbage or NaN).
 template <class T>
-using GemmMicroKernel = void (*)(idx k, const T* Ap, const T* Bp, T* C, idx ldc, T alpha, T beta);
+using GemmMicroKernel = void (*)(idx k, const T* Ap, idx a_ks, const T* Bp, idx b_ks, T* C, idx ldc,
+                                 T alpha, T beta);
 
 template <class T>
 struct GemmArch {

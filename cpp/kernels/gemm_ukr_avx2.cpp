@@ -32,13 +32,13 @@ struct VecF64 {
 #include "gemm_ukr_template.hpp"
 
 // 6 x 2 vectors: 12 ymm accumulators + 2 B loads + 1 broadcast fit the 16 ymm registers.
-void sgemm_ukr_avx2_6x16(idx k, const float* Ap, const float* Bp, float* C, idx ldc, float alpha,
+void sgemm_ukr_avx2_6x16(idx k, const float* Ap, idx a_ks, const float* Bp, idx b_ks, float* C, idx ldc, float alpha,
                          float beta) {
-  gemm_ukr<VecF32, 6, 2>(k, Ap, Bp, C, ldc, alpha, beta);
+  gemm_ukr<VecF32, 6, 2>(k, Ap, a_ks, Bp, b_ks, C, ldc, alpha, beta);
 }
-void dgemm_ukr_avx2_6x8(idx k, const double* Ap, const double* Bp, double* C, idx ldc,
+void dgemm_ukr_avx2_6x8(idx k, const double* Ap, idx a_ks, const double* Bp, idx b_ks, double* C, idx ldc,
                         double alpha, double beta) {
-  gemm_ukr<VecF64, 6, 2>(k, Ap, Bp, C, ldc, alpha, beta);
+  gemm_ukr<VecF64, 6, 2>(k, Ap, a_ks, Bp, b_ks, C, ldc, alpha, beta);
 }
 
 }  // namespace isa_avx2

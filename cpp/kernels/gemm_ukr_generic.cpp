@@ -21,13 +21,13 @@ struct Vec16 {
 #include "gemm_ukr_template.hpp"
 
 // 4 x 2 vectors: 8 accumulators of the 16 SSE registers.
-void sgemm_ukr_generic_4x8(idx k, const float* Ap, const float* Bp, float* C, idx ldc, float alpha,
+void sgemm_ukr_generic_4x8(idx k, const float* Ap, idx a_ks, const float* Bp, idx b_ks, float* C, idx ldc, float alpha,
                            float beta) {
-  gemm_ukr<Vec16<float>, 4, 2>(k, Ap, Bp, C, ldc, alpha, beta);
+  gemm_ukr<Vec16<float>, 4, 2>(k, Ap, a_ks, Bp, b_ks, C, ldc, alpha, beta);
 }
-void dgemm_ukr_generic_4x4(idx k, const double* Ap, const double* Bp, double* C, idx ldc,
+void dgemm_ukr_generic_4x4(idx k, const double* Ap, idx a_ks, const double* Bp, idx b_ks, double* C, idx ldc,
                            double alpha, double beta) {
-  gemm_ukr<Vec16<double>, 4, 2>(k, Ap, Bp, C, ldc, alpha, beta);
+  gemm_ukr<Vec16<double>, 4, 2>(k, Ap, a_ks, Bp, b_ks, C, ldc, alpha, beta);
 }
 
 }  // namespace isa_generic

@@ -10,12 +10,11 @@
 #pragma once
 
 template <class V, int MR, int NV>
-void gemm_ukr(dp::idx k, const typename V::T* __restrict Ap, const typename V::T* __restrict Bp,
-              typename V::T* __restrict C, dp::idx ldc, typename V::T alpha,
-              typename V::T beta) {
+void gemm_ukr(dp::idx k, const typename V::T* __restrict Ap, dp::idx a_ks,
+              const typename V::T* __restrict Bp, dp::idx b_ks, typename V::T* __restrict C,
+              dp::idx ldc, typename V::T alpha, typename V::T beta) {
   using R = typename V::reg;
   constexpr int W = V::width;
-  constexpr int NR = NV * W;
   R acc[MR][NV];
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)
@@ -26,15 +25,15 @@ void gemm_ukr(dp::idx k, const typename V::T* __restrict Ap, const typename V::T
     R b[NV];
 #pragma GCC unroll 8
     for (int j = 0; j < NV; ++j) b[j] = V::load(Bp + j * W);
-    __builtin_prefetch(Bp + 8 * NR);
+    __builtin_prefetch(Bp + 8 * b_ks);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
       R a = V::bcast(Ap[i]);
 #pragma GCC unroll 8
       for (int j = 0; j < NV; ++j) acc[i][j] = V::fma(a, b[j], acc[i][j]);
     }
-    Ap += MR;
-    Bp += NR;
+    Ap += a_ks;
+    Bp += b_ks;
   }
 
   const R va = V::bcast(alpha);

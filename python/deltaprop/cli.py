@@ -16,7 +16,7 @@ def _demo(args: argparse.Namespace) -> int:
     X, y = two_spirals(n=args.samples, seed=args.seed)
     split = int(0.8 * len(X))
     X_train, y_train, X_test, y_test = X[:split], y[:split], X[split:], y[split:]
-    net = dp.MLP([2, 64, 64, 2], activation="tanh", loss="cross_entropy", seed=args.seed)
+    net = dp.MLP([2, 64, 64, 2], activation="relu", loss="cross_entropy", seed=args.seed)
     print(f"deltaprop {dp.__version__} ({dp.build_info()['simd']}, {dp.get_num_threads()} threads): "
           f"two spirals, {len(X_train)} train / {len(X_test)} test samples, {net}")
     start = time.perf_counter()
@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="train a small network on two generated spirals")
     demo.add_argument("--samples", type=int, default=4000)
-    demo.add_argument("--epochs", type=int, default=200)
+    demo.add_argument("--epochs", type=int, default=100)
     demo.add_argument("--batch-size", type=int, default=32)
     demo.add_argument("--lr", type=float, default=0.1)
     demo.add_argument("--seed", type=int, default=0)
