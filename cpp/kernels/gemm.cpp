@@ -110,7 +110,79 @@ void scale_only(idx M, idx N, T beta, T* C, idx ldc, const GemmEpilogue<T>* ep) 
 
 idx ceil_div(idx a, idx b) { return (a + b - 1) / b; }
 
+// Up to this many rows of A, C = A Bᵀ runs as dot products (no packing); above, packed GEMM wins.
+constexpr idx kDotMaxRows = 16;
+
 }  // namespace
+
+// Small-batch forward products (C = A Bᵀ, few rows of A): dot products along K straight from
+// both row-major operands. Packing B would cost as much as the product itself here.
+template <class T>
+static void gemm_dot(const GemmArch<T>& arch, idx M, idx N, idx K, T alpha, const T* A, idx lda,
+                     const T* B, idx ldb, T beta, T* C, idx ldc, const GemmEpilogue<T>* epilogue) {
+  const idx n_tiles = ceil_div(N, arch.dot_nr);
+  const int team = static_cast<int>(
+      std::min<idx>(threads_for_work(2.0 * double(M) * double(N) * double(K)), n_tiles));
+  auto run_share = [&](int t) {
+    const idx j0 = n_tiles * t / team * arch.dot_nr;
+    const idx j1 = std::min(N, n_tiles * (t + 1) / team * arch.dot_nr);
+    for (idx j = j0; j < j1; j += arch.dot_nr) {  // a few rows of B stay in L1 across all of A
+      const idx n = std::min<idx>(arch.dot_nr, j1 - j);
+      for (idx i = 0; i < M; i += arch.dot_mr) {
+        const idx m = std::min<idx>(arch.dot_mr, M - i);
+        arch.dot(K, A + i * lda, lda, B + j * ldb, ldb, C + i * ldc + j, ldc, m, n, alpha, beta);
+        if (epilogue) apply_epilogue(*epilogue, C, ldc, i, j, m, n);
+      }
+    }
+  };
+  if (team == 1) return run_share(0);
+#pragma omp parallel for num_threads(team) schedule(static, 1)
+  for (int t = 0; t < team; ++t) run_share(t);
+}
+
+// M == 1 (a batch-1 layer, or a GEMV): one row of accumulators streaming B once, rows of B read
+// in place (C = a B) or dot products against rows of B (C = a Bᵀ). Threads split the columns.
+template <class T>
+static bool gemm_row(const GemmArch<T>& arch, bool trans_a, bool trans_b, idx N, idx K, T alpha,
+                     const T* A, idx lda, const T* B, idx ldb, T beta, T* C,
+                     const GemmEpilogue<T>* epilogue) {
+  const bool dot_form = !trans_a && trans_b;
+  if (trans_a && trans_b) return false;  // rare; the general path handles it
+  const idx step = dot_form ? arch.row_dot_nr : arch.row_nr;
+  const idx tiles = ceil_div(N, step);
+  const int team = static_cast<int>(std::min<idx>(threads_for_work(2.0 * double(N) * double(K)), tiles));
+  auto& pool = pack_pool<T>(team);
+  if (!dot_form && N % step != 0) {  // the partial last panel is packed, zero-padded
+    pool[team - 1]->b.reserve(std::size_t(K * step));
+    pool[team - 1]->tile.reserve(std::size_t(step));
+  }
+  const idx a_ks = trans_a ? lda : 1;
+  auto run_share = [&](int t) {
+    const idx j0 = tiles * t / team * step, j1 = std::min(N, tiles * (t + 1) / team * step);
+    for (idx j = j0; j < j1; j += step) {
+      const idx n = std::min(step, j1 - j);
+      if (dot_form) {
+        arch.row_dot(K, A, lda, B + j * ldb, ldb, C + j, 0, 1, n, alpha, beta);
+      } else if (n == step) {
+        arch.row_ukr(K, A, a_ks, B + j, ldb, C + j, 0, alpha, beta);
+      } else {
+        T* panel = pool[t]->b.reserve(0);
+        T* tile = pool[t]->tile.reserve(0);
+        pack_b(B, ldb, false, 0, K, j, n, int(step), panel);
+        arch.row_ukr(K, A, a_ks, panel, step, tile, 0, alpha, T(0));
+        for (idx c = 0; c < n; ++c) C[j + c] = beta == T(0) ? tile[c] : tile[c] + beta * C[j + c];
+      }
+      if (epilogue) apply_epilogue(*epilogue, C, 0, 0, j, 1, n);
+    }
+  };
+  if (team == 1) {
+    run_share(0);
+  } else {
+#pragma omp parallel for num_threads(team) schedule(static, 1)
+    for (int t = 0; t < team; ++t) run_share(t);
+  }
+  return true;
+}
 
 // A narrow C (e.g. the 10-wide output layer) would leave most of each NR-wide tile empty, so
 // compute Cᵀ = op(B)ᵀ op(A)ᵀ (wide) into scratch and write it back transposed.
@@ -134,6 +206,10 @@ void gemm(bool trans_a, bool trans_b, idx M, idx N, idx K, T alpha, const T* A, 
   if (K <= 0 || alpha == T(0)) return scale_only(M, N, beta, C, ldc, epilogue);
 
   const GemmArch<T>& arch = active_gemm_arch<T>();
+  if (M == 1 && gemm_row(arch, trans_a, trans_b, N, K, alpha, A, lda, B, ldb, beta, C, epilogue))
+    return;
+  if (!trans_a && trans_b && M <= kDotMaxRows)
+    return gemm_dot(arch, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, epilogue);
   if (4 * N <= arch.nr && M >= 2 * N)
     return gemm_narrow(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, epilogue);
   const idx m_tiles = ceil_div(M, arch.mr), n_tiles = ceil_div(N, arch.nr);

@@ -15,12 +15,27 @@ template <class T>
 using GemmMicroKernel = void (*)(idx k, const T* Ap, idx a_ks, const T* Bp, idx b_ks, T* C, idx ldc,
                                  T alpha, T beta);
 
+// Dot-product kernel for C = alpha * A Bᵀ + beta * C when both operands are row-major in K
+// (a layer's forward pass Z = X Wᵀ at small batch): C[i,j] = alpha * dot(A[i,:], B[j,:]) + ...
+// for an m x n tile (m <= dot_mr, n <= dot_nr), vectors along K, nothing packed.
+template <class T>
+using GemmDotKernel = void (*)(idx k, const T* A, idx lda, const T* B, idx ldb, T* C, idx ldc,
+                               idx m, idx n, T alpha, T beta);
+
 template <class T>
 struct GemmArch {
   const char* name;     // "avx512", "avx2" or "generic"
   int mr, nr;           // register tile
   idx mc, kc, nc;       // cache blocks: A block mc x kc, B block kc x nc (fits L2)
   GemmMicroKernel<T> ukr;
+  int dot_mr, dot_nr;   // tile of the dot-product kernel
+  GemmDotKernel<T> dot;
+  // One-row kernels for M == 1 (batch-1 layers, GEMV): memory-bound, so a single row of
+  // accumulators that streams each element of B exactly once.
+  int row_nr;                  // columns per call of row_ukr (a micro-kernel with MR = 1)
+  GemmMicroKernel<T> row_ukr;  // C[1 x row_nr] from B rows read in place
+  int row_dot_nr;              // rows of B per call of row_dot (a dot kernel with MR = 1)
+  GemmDotKernel<T> row_dot;
 };
 
 enum class SimdLevel : int { Generic = 0, Avx2 = 1, Avx512 = 2 };

@@ -15,6 +15,10 @@ struct VecF32 {
   static void store(T* p, reg v) { _mm512_storeu_ps(p, v); }
   static reg fma(reg a, reg b, reg c) { return _mm512_fmadd_ps(a, b, c); }
   static reg mul(reg a, reg b) { return _mm512_mul_ps(a, b); }
+  static reg load_partial(const T* p, int count) {
+    return _mm512_maskz_loadu_ps(__mmask16((1u << count) - 1u), p);
+  }
+  static T sum(reg v) { return _mm512_reduce_add_ps(v); }
 };
 
 struct VecF64 {
@@ -27,6 +31,10 @@ struct VecF64 {
   static void store(T* p, reg v) { _mm512_storeu_pd(p, v); }
   static reg fma(reg a, reg b, reg c) { return _mm512_fmadd_pd(a, b, c); }
   static reg mul(reg a, reg b) { return _mm512_mul_pd(a, b); }
+  static reg load_partial(const T* p, int count) {
+    return _mm512_maskz_loadu_pd(__mmask8((1u << count) - 1u), p);
+  }
+  static T sum(reg v) { return _mm512_reduce_add_pd(v); }
 };
 
 #include "gemm_ukr_template.hpp"
@@ -40,11 +48,42 @@ void dgemm_ukr_avx512_6x32(idx k, const double* Ap, idx a_ks, const double* Bp, 
   gemm_ukr<VecF64, 6, 4>(k, Ap, a_ks, Bp, b_ks, C, ldc, alpha, beta);
 }
 
+void sgemm_dot_avx512_4x4(idx k, const float* A, idx lda, const float* B, idx ldb, float* C,
+                          idx ldc, idx m, idx n, float alpha, float beta) {
+  gemm_dot_nt<VecF32, 4, 4>(k, A, lda, B, ldb, C, ldc, m, n, alpha, beta);
+}
+void dgemm_dot_avx512_4x4(idx k, const double* A, idx lda, const double* B, idx ldb, double* C,
+                          idx ldc, idx m, idx n, double alpha, double beta) {
+  gemm_dot_nt<VecF64, 4, 4>(k, A, lda, B, ldb, C, ldc, m, n, alpha, beta);
+}
+
+// One-row kernels (M = 1): 8 vectors of accumulators, each element of B loaded once.
+void sgemm_row_avx512(idx k, const float* Ap, idx a_ks, const float* Bp, idx b_ks, float* C, idx ldc,
+                     float alpha, float beta) {
+  gemm_ukr<VecF32, 1, 8>(k, Ap, a_ks, Bp, b_ks, C, ldc, alpha, beta);
+}
+void dgemm_row_avx512(idx k, const double* Ap, idx a_ks, const double* Bp, idx b_ks, double* C,
+                     idx ldc, double alpha, double beta) {
+  gemm_ukr<VecF64, 1, 8>(k, Ap, a_ks, Bp, b_ks, C, ldc, alpha, beta);
+}
+void sgemm_row_dot_avx512(idx k, const float* A, idx lda, const float* B, idx ldb, float* C, idx ldc,
+                         idx m, idx n, float alpha, float beta) {
+  gemm_dot_nt<VecF32, 1, 8>(k, A, lda, B, ldb, C, ldc, m, n, alpha, beta);
+}
+void dgemm_row_dot_avx512(idx k, const double* A, idx lda, const double* B, idx ldb, double* C,
+                         idx ldc, idx m, idx n, double alpha, double beta) {
+  gemm_dot_nt<VecF64, 1, 8>(k, A, lda, B, ldb, C, ldc, m, n, alpha, beta);
+}
+
 }  // namespace isa_avx512
 
 void fill_arch_avx512(GemmArch<float>& f32, GemmArch<double>& f64) {
-  f32 = {"avx512", 6, 64, 240, 256, 512, isa_avx512::sgemm_ukr_avx512_6x64};
-  f64 = {"avx512", 6, 32, 240, 256, 256, isa_avx512::dgemm_ukr_avx512_6x32};
+  f32 = {"avx512", 6, 64, 240, 256, 512, isa_avx512::sgemm_ukr_avx512_6x64,
+         4, 4, isa_avx512::sgemm_dot_avx512_4x4,
+         8*16, isa_avx512::sgemm_row_avx512, 8, isa_avx512::sgemm_row_dot_avx512};
+  f64 = {"avx512", 6, 32, 240, 256, 256, isa_avx512::dgemm_ukr_avx512_6x32,
+         4, 4, isa_avx512::dgemm_dot_avx512_4x4,
+         8*8, isa_avx512::dgemm_row_avx512, 8, isa_avx512::dgemm_row_dot_avx512};
 }
 
 }  // namespace dp

@@ -3,7 +3,8 @@
 // code generated depends on that TU's compiler flags.
 //
 // V provides: T, reg, width, zero(), bcast(T), load(const T*), store(T*, reg),
-//             fma(a, b, c) = a*b + c, mul(a, b).
+//             fma(a, b, c) = a*b + c, mul(a, b), load_partial(const T*, int count) (zero-filled),
+//             sum(reg) (horizontal add).
 //
 // The tile is MR rows x NV vectors. Per k: NV loads of B, MR broadcasts of A, MR*NV FMAs into
 // MR*NV accumulators (AVX-512 fp32 6x4: 24 zmm accumulators, 24 FMAs per 10 loads).
@@ -52,4 +53,52 @@ void gemm_ukr(dp::idx k, const typename V::T* __restrict Ap, dp::idx a_ks,
         V::store(c, V::fma(vb, V::load(c), V::mul(va, acc[i][j])));
       }
   }
+}
+
+// The dot-product kernel (see GemmDotKernel): MR x NR accumulators, each a vector of partial sums
+// along K, reduced at the end. Rows past m / n are clamped to a valid row and never stored.
+// Per K-vector: MR + NR loads, MR*NR FMAs (AVX-512 fp32 4x4: 8 loads, 16 FMAs).
+template <class V, int MR, int NR>
+void gemm_dot_nt(dp::idx k, const typename V::T* A, dp::idx lda, const typename V::T* B,
+                 dp::idx ldb, typename V::T* C, dp::idx ldc, dp::idx m, dp::idx n,
+                 typename V::T alpha, typename V::T beta) {
+  using T = typename V::T;
+  using R = typename V::reg;
+  constexpr int W = V::width;
+  const T* a[MR];
+  const T* b[NR];
+  for (int i = 0; i < MR; ++i) a[i] = A + (i < m ? i : 0) * lda;
+  for (int j = 0; j < NR; ++j) b[j] = B + (j < n ? j : 0) * ldb;
+  R acc[MR][NR];
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+    for (int j = 0; j < NR; ++j) acc[i][j] = V::zero();
+  dp::idx p = 0;
+  for (; p + W <= k; p += W) {
+    R bv[NR];
+#pragma GCC unroll 8
+    for (int j = 0; j < NR; ++j) bv[j] = V::load(b[j] + p);
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) {
+      const R av = V::load(a[i] + p);
+#pragma GCC unroll 8
+      for (int j = 0; j < NR; ++j) acc[i][j] = V::fma(av, bv[j], acc[i][j]);
+    }
+  }
+  if (p < k) {  // leftovers: one zero-filled partial vector
+    const int rest = int(k - p);
+    R bv[NR];
+    for (int j = 0; j < NR; ++j) bv[j] = V::load_partial(b[j] + p, rest);
+    for (int i = 0; i < MR; ++i) {
+      const R av = V::load_partial(a[i] + p, rest);
+      for (int j = 0; j < NR; ++j) acc[i][j] = V::fma(av, bv[j], acc[i][j]);
+    }
+  }
+  for (dp::idx i = 0; i < m; ++i)
+    for (dp::idx j = 0; j < n; ++j) {
+      const T v = alpha * V::sum(acc[i][j]);
+      T* c = C + i * ldc + j;
+      *c = beta == T(0) ? v : v + beta * *c;
+    }
 }

@@ -34,7 +34,7 @@ bool openmp_enabled() {
 }
 
 int threads_for_work(double flops) {
-  constexpr double kFlopsPerThread = 1.0e6;  // below this, a fork/join costs more than it saves
+  constexpr double kFlopsPerThread = 2.5e5;  // below this, a fork/join costs more than it saves
   int useful = static_cast<int>(flops / kFlopsPerThread);
   return std::max(1, std::min(get_num_threads(), useful));
 }
