@@ -1,5 +1,6 @@
 // Bindings of layer 1 (kernels) for one dtype: outputs are preallocated by the caller
 // (python/deltaprop/kernels.py), inputs are C-contiguous arrays of that dtype.
+#include <pybind11/stl.h>
 #include <optional>
 #include "../kernels/activations.hpp"
 #include "../kernels/gemm.hpp"

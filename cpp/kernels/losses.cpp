@@ -13,14 +13,17 @@ double softmax_cross_entropy(const T* logits, idx n, idx c, Target<T> target, T*
     T zmax = z[0];
     for (idx j = 1; j < c; ++j) zmax = z[j] > zmax ? z[j] : zmax;
     double sum = 0.0;
-    for (idx j = 0; j < c; ++j) sum += std::exp(double(z[j] - zmax));
-    const double lse = double(zmax) + std::log(sum);
+    for (idx j = 0; j < c; ++j) sum += std::exp(double(z[j]) - double(zmax));
+    // Work relative to the row max: logsumexp(z) - z_j = log(sum) + (zmax - z_j). Adding log(sum)
+    // to zmax first would lose it entirely for huge logits (1e30 + log 2 == 1e30).
+    const double log_sum = std::log(sum);
+    auto shifted = [&](idx j) { return double(z[j]) - double(zmax); };  // <= 0
     T* g = grad ? grad + i * c : nullptr;
     if (target.labels) {
       const idx y = static_cast<idx>(target.labels[i]);
-      total += lse - double(z[y]);
+      total += log_sum - shifted(y);
       if (g) {
-        for (idx j = 0; j < c; ++j) g[j] = T(std::exp(double(z[j]) - lse)) * inv_n;
+        for (idx j = 0; j < c; ++j) g[j] = T(std::exp(shifted(j) - log_sum)) * inv_n;
         g[y] -= inv_n;
       }
     } else {
@@ -28,11 +31,11 @@ double softmax_cross_entropy(const T* logits, idx n, idx c, Target<T> target, T*
       double mass = 0.0;
       for (idx j = 0; j < c; ++j) {
         mass += double(t[j]);
-        if (t[j] != T(0)) total += double(t[j]) * (lse - double(z[j]));
+        if (t[j] != T(0)) total += double(t[j]) * (log_sum - shifted(j));
       }
       if (g)
         for (idx j = 0; j < c; ++j)
-          g[j] = T((std::exp(double(z[j]) - lse) * mass - double(t[j])) * double(inv_n));
+          g[j] = T((std::exp(shifted(j) - log_sum) * mass - double(t[j])) * double(inv_n));
     }
   }
   return total / double(n);

@@ -75,11 +75,12 @@ def load(path: Any) -> MLP:
     ModelFormatError (a ValueError) for anything that is not a valid model file."""
     path = os.fspath(path)
     try:
-        data = np.load(path, allow_pickle=False)
-        if not isinstance(data, np.lib.npyio.NpzFile):
-            raise ModelFormatError(f"path: {path!r} is not a deltaprop model (.npz) file")
-        with data:
-            return _build(data, path)
+        with open(path, "rb") as handle:  # our handle: closed even when np.load fails
+            data = np.load(handle, allow_pickle=False)
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise ModelFormatError(f"path: {path!r} is not a deltaprop model (.npz) file")
+            with data:
+                return _build(data, path)
     except (FileNotFoundError, IsADirectoryError, PermissionError):
         raise
     except ModelFormatError:

@@ -58,10 +58,12 @@ class MLP:
         hidden = len(self.sizes) - 2
         if isinstance(activation, str):
             acts = [activation] * hidden
-        else:
+        elif isinstance(activation, (list, tuple)):
             acts = list(activation)
             if len(acts) != hidden:
                 raise ValueError(f"activation: expected {hidden} names (one per hidden layer), got {len(acts)}")
+        else:
+            raise TypeError(f"activation: expected a name or a list of names, got {activation!r}")
         self.hidden_activations = [choice(a, "activation", list(ACTIVATIONS)) for a in acts]
         self.activation = activation if isinstance(activation, str) else list(acts)
         self.loss = choice(loss, "loss", list(LOSSES))
