@@ -1,6 +1,7 @@
 // Bindings of layer 1 (kernels) for one dtype: outputs are preallocated by the caller
 // (python/deltaprop/kernels.py), inputs are C-contiguous arrays of that dtype.
 #include <pybind11/stl.h>
+#include <algorithm>
 #include <optional>
 #include "../kernels/activations.hpp"
 #include "../kernels/gemm.hpp"
@@ -13,12 +14,28 @@
 namespace dp::bind {
 namespace {
 
+// A matrix whose rows are contiguous but may be further apart than its width (a column slice
+// of a larger array): its leading dimension in elements. Anything else is the caller's to copy.
+template <class T>
+idx leading_dimension(const py::array_t<T>& a, const char* name) {
+  require_ndim(a, 2, name);
+  const auto item = py::ssize_t(sizeof(T));
+  if (a.strides(1) != item && a.shape(1) > 1)
+    throw py::value_error(std::string(name) + ": rows must be contiguous (inner stride " +
+                          std::to_string(item) + " bytes), got " + std::to_string(a.strides(1)));
+  const py::ssize_t row = a.shape(0) > 1 ? a.strides(0) : a.shape(1) * item;
+  if (row % item != 0 || row < a.shape(1) * item)
+    throw py::value_error(std::string(name) + ": row stride " + std::to_string(row) +
+                          " bytes is not a whole number of elements >= the width");
+  return std::max<idx>(1, row / item);
+}
+
 template <class T>
 void bind_gemm(py::module_& m, const std::string& sfx) {
+  // A and B may be row-strided views (leading dimension > width): no copy for column slices.
   m.def(("gemm_" + sfx).c_str(),
-        [](Array<T> A, Array<T> B, Array<T> C, bool ta, bool tb, T alpha, T beta) {
-          require_ndim(A, 2, "A");
-          require_ndim(B, 2, "B");
+        [](py::array_t<T> A, py::array_t<T> B, Array<T> C, bool ta, bool tb, T alpha, T beta) {
+          const idx lda = leading_dimension(A, "A"), ldb = leading_dimension(B, "B");
           const idx M = ta ? A.shape(1) : A.shape(0), K = ta ? A.shape(0) : A.shape(1);
           const idx N = tb ? B.shape(0) : B.shape(1);
           require_shape(B, tb ? std::vector<idx>{N, K} : std::vector<idx>{K, N}, "B");
@@ -27,7 +44,7 @@ void bind_gemm(py::module_& m, const std::string& sfx) {
           const T* b = B.data();
           T* c = C.mutable_data();
           py::gil_scoped_release nogil;
-          gemm(ta, tb, M, N, K, alpha, a, A.shape(1), b, B.shape(1), beta, c, N);
+          gemm(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, N);
         });
   m.def(("gemm_reference_" + sfx).c_str(),
         [](Array<T> A, Array<T> B, Array<T> C, bool ta, bool tb, T alpha, T beta) {

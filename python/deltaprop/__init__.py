@@ -18,7 +18,7 @@ from .model import MLP, Layer
 __version__: str = _core.__version__
 
 __all__ = ["MLP", "Layer", "History", "ModelFormatError", "kernels", "load", "gradcheck",
-           "set_num_threads", "get_num_threads", "build_info", "__version__"]
+           "set_num_threads", "get_num_threads", "set_simd_level", "build_info", "__version__"]
 
 
 def set_num_threads(n: int) -> None:
@@ -29,6 +29,12 @@ def set_num_threads(n: int) -> None:
 def get_num_threads() -> int:
     """Threads the core's kernels use."""
     return int(_core.get_num_threads())
+
+
+def set_simd_level(level: str) -> None:
+    """Use the kernels of `level` ("generic", "avx2" or "avx512"; at most what the CPU supports)
+    from now on. The environment variable DELTAPROP_SIMD does the same at import time."""
+    _core.set_simd_level(level)
 
 
 def build_info() -> Dict[str, Any]:

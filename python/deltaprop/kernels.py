@@ -26,7 +26,7 @@ def _core_fn(name: str, dtype: np.dtype):
     return getattr(_core, f"{name}_{dtype.name}")
 
 
-def _floats(*pairs: Tuple[Any, str], ndims: Tuple[Optional[int], ...] = ()) -> list:
+def _floats(*pairs: Tuple[Any, str], ndims: Tuple[Optional[int], ...] = (), strided: bool = False) -> list:
     arrays = []
     for k, (value, name) in enumerate(pairs):
         arr = to_numpy(value, name)
@@ -36,7 +36,19 @@ def _floats(*pairs: Tuple[Any, str], ndims: Tuple[Optional[int], ...] = ()) -> l
             check_ndim(arr, ndims[k], name)
         arrays.append(arr)
     same_float_dtype(arrays, [name for _, name in pairs])
+    if strided:
+        return [_rows_contiguous(a) for a in arrays]
     return [np.ascontiguousarray(a) for a in arrays]
+
+
+def _rows_contiguous(arr: np.ndarray) -> np.ndarray:
+    """arr itself when its rows are contiguous (a column slice of a larger matrix is: the core
+    reads it with a leading dimension), else a C-contiguous copy."""
+    item = arr.itemsize
+    if (arr.ndim == 2 and arr.strides[1] == item and arr.strides[0] % item == 0
+            and arr.strides[0] >= arr.shape[1] * item):
+        return arr
+    return np.ascontiguousarray(arr)
 
 
 def _out_array(out: Any, shape: tuple, dtype: np.dtype) -> np.ndarray:
@@ -59,8 +71,10 @@ def gemm(A, B, trans_a: bool = False, trans_b: bool = False, alpha: float = 1.0,
 
     A: (M, K), or (K, M) with trans_a; B: (K, N), or (N, K) with trans_b; returns (M, N).
     With out=None, beta is ignored (a fresh result). out is written in place and returned.
+    A and B are read without a copy when their rows are contiguous (e.g. column slices of a
+    larger matrix); other layouts are copied first.
     """
-    A, B = _floats((A, "A"), (B, "B"), ndims=(2, 2))
+    A, B = _floats((A, "A"), (B, "B"), ndims=(2, 2), strided=True)
     alpha = finite_float(alpha, "alpha")
     beta = finite_float(beta, "beta")
     M, K = (A.shape[1], A.shape[0]) if trans_a else A.shape

@@ -1,0 +1,139 @@
+"""Every instruction-set level this CPU can run, against the numpy reference: the packed GEMM,
+the in-place panels (row-strided views), the dot-product and one-row kernels, and the forced
+level via DELTAPROP_SIMD. Plus bitwise determinism across thread counts."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import deltaprop as dp
+from deltaprop import kernels as K
+from conftest import assert_close
+
+ORDER = ["generic", "avx2", "avx512"]
+LEVELS = ORDER[: ORDER.index(dp.build_info()["simd_max"]) + 1]
+
+# (M, N, K) chosen to hit each path: tiny, edge tiles in both directions, M = 1 (row kernels),
+# M <= 16 with trans_b (dot kernel), narrow N (transposed product), K above the KC block.
+SHAPES = [(1, 1, 1), (1, 129, 257), (1, 10, 784), (5, 37, 19), (16, 70, 33), (17, 65, 300),
+          (128, 10, 64), (67, 131, 97), (13, 200, 520)]
+
+
+@pytest.fixture(params=LEVELS)
+def level(request):
+    before = dp.build_info()["simd"]
+    dp.set_simd_level(request.param)
+    yield request.param
+    dp.set_simd_level(before)
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize("trans", [(0, 0), (0, 1), (1, 0), (1, 1)], ids=["NN", "NT", "TN", "TT"])
+def test_gemm_each_level(level, dtype, shape, trans):
+    rng = np.random.default_rng(hash((shape, trans)) % 2**32)
+    M, N, Kd = shape
+    ta, tb = trans
+    A = rng.standard_normal((Kd, M) if ta else (M, Kd)).astype(dtype)
+    B = rng.standard_normal((N, Kd) if tb else (Kd, N)).astype(dtype)
+    C0 = rng.standard_normal((M, N)).astype(dtype)
+    got = K.gemm(A, B, ta, tb, alpha=0.75, beta=-0.5, out=C0.copy())
+    ref = 0.75 * (A.T if ta else A).astype(np.float64) @ (B.T if tb else B).astype(np.float64) - 0.5 * C0
+    assert_close(got, ref, dtype, k=Kd)
+
+
+@pytest.mark.parametrize("offset", [0, 1, 3])
+@pytest.mark.parametrize("trans", [(0, 0), (0, 1), (1, 0)], ids=["NN", "NT", "TN"])
+def test_gemm_leading_dimension_larger_than_width_and_unaligned_start(level, dtype, offset, trans):
+    rng = np.random.default_rng(7)
+    ta, tb = trans
+    M, N, Kd = 41, 150, 77
+    big_a = rng.standard_normal((Kd + 5, M + 20) if ta else (M + 5, Kd + 20)).astype(dtype)
+    big_b = rng.standard_normal((N + 5, Kd + 20) if tb else (Kd + 5, N + 20)).astype(dtype)
+    A = big_a[:Kd, offset:offset + M] if ta else big_a[:M, offset:offset + Kd]
+    B = big_b[:N, offset:offset + Kd] if tb else big_b[:Kd, offset:offset + N]
+    assert not A.flags.c_contiguous and A.strides[1] == A.itemsize  # read in place, ld > width
+    got = K.gemm(A, B, ta, tb)
+    ref = (A.T if ta else A).astype(np.float64) @ (B.T if tb else B).astype(np.float64)
+    assert_close(got, ref, dtype, k=Kd)
+
+
+@pytest.mark.parametrize("rows, cols", [(1, 1), (10, 512), (513, 31), (129, 257)])
+@pytest.mark.parametrize("trans", [False, True])
+def test_gemv_each_level(level, dtype, rows, cols, trans):
+    rng = np.random.default_rng(rows * cols)
+    A = rng.standard_normal((rows, cols)).astype(dtype)
+    x = rng.standard_normal(rows if trans else cols).astype(dtype)
+    ref = (A.T if trans else A).astype(np.float64) @ x.astype(np.float64)
+    assert_close(K.gemv(A, x, trans=trans), ref, dtype, k=rows if trans else cols)
+
+
+@pytest.mark.parametrize("batch", [1, 8, 64])
+def test_training_step_each_level_matches_numpy_sgd(level, batch):
+    rng = np.random.default_rng(batch)
+    net = dp.MLP([30, 70, 40, 5], activation="tanh", dtype="float64", seed=3)
+    X = rng.standard_normal((batch, 30))
+    y = rng.integers(0, 5, batch)
+    theta = net.get_params()
+    _, grad = net.loss_and_grad(X, y)
+    net.train_step(X, y, lr=0.1)
+    np.testing.assert_allclose(net.get_params(), theta - 0.1 * grad, rtol=1e-12, atol=1e-12)
+
+
+def test_set_simd_level_rejects_unknown_name():
+    with pytest.raises(ValueError, match="level"):
+        dp.set_simd_level("sse9")
+
+
+@pytest.mark.parametrize("forced", LEVELS)
+def test_environment_variable_forces_level(forced):
+    env = dict(os.environ, DELTAPROP_SIMD=forced)
+    out = subprocess.run([sys.executable, "-c", "import deltaprop; print(deltaprop.build_info()['simd'])"],
+                         env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == forced
+
+
+def _train_weights(threads: int, batch: int) -> np.ndarray:
+    dp.set_num_threads(threads)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((600, 100)).astype(np.float32)
+    y = rng.integers(0, 10, 600)
+    net = dp.MLP([100, 256, 130, 10], seed=5)
+    net.fit(X, y, epochs=2, batch_size=batch, lr=0.05, seed=1)
+    return net.get_params()
+
+
+@pytest.mark.parametrize("batch", [1, 8, 64, 600])
+def test_training_is_bitwise_identical_for_1_and_2_threads(batch):
+    old = dp.get_num_threads()
+    try:
+        one = _train_weights(1, batch)
+        two = _train_weights(2, batch)
+    finally:
+        dp.set_num_threads(old)
+    np.testing.assert_array_equal(one, two)
+
+
+def test_training_is_bitwise_repeatable():
+    np.testing.assert_array_equal(_train_weights(2, 32), _train_weights(2, 32))
+
+
+@pytest.mark.parametrize("shape", [(300, 700, 200), (1, 3000, 500), (12, 2000, 300), (200, 7, 900)])
+def test_gemm_bitwise_identical_for_1_and_2_threads(shape):
+    rng = np.random.default_rng(1)
+    M, N, Kd = shape
+    A = rng.standard_normal((M, Kd)).astype(np.float32)
+    B = rng.standard_normal((N, Kd)).astype(np.float32)
+    old = dp.get_num_threads()
+    try:
+        results = []
+        for threads in (1, 2):
+            dp.set_num_threads(threads)
+            results.append((K.gemm(A, B, trans_b=True), K.gemm(A, B.T.copy()), K.gemm(A.T.copy(), B.T.copy(), trans_a=True)))
+    finally:
+        dp.set_num_threads(old)
+    for one, two in zip(*results):
+        np.testing.assert_array_equal(one, two)
