@@ -20,10 +20,26 @@ std::atomic<int>& thread_slot() {
 }  // namespace
 
 // One process-wide setting (not OpenMP's per-thread ICV), so it holds for calls made from any
-// Python thread.
-int get_num_threads() { return thread_slot().load(std::memory_order_relaxed); }
+// Python thread. It is capped by the calling thread's OpenMP limit, so that a limit set through
+// omp_set_num_threads (threadpoolctl, a host library) is honoured too.
+int get_num_threads() {
+  int own = thread_slot().load(std::memory_order_relaxed);
+#ifdef _OPENMP
+  return std::max(1, std::min(own, omp_get_max_threads()));
+#else
+  return own;
+#endif
+}
 
-void set_num_threads(int n) { thread_slot().store(openmp_enabled() ? std::max(1, n) : 1); }
+// Also sets the calling thread's OpenMP limit: a later cap by that limit starts from n, and
+// threadpoolctl reports what the kernels use.
+void set_num_threads(int n) {
+  int threads = openmp_enabled() ? std::max(1, n) : 1;
+  thread_slot().store(threads);
+#ifdef _OPENMP
+  omp_set_num_threads(threads);
+#endif
+}
 
 bool openmp_enabled() {
 #ifdef _OPENMP

@@ -1,3 +1,4 @@
+"""`python -m deltaprop ...`: the same as the `deltaprop` command."""
 from .cli import main
 
 raise SystemExit(main())

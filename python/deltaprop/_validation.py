@@ -34,7 +34,7 @@ def to_numpy(value: Any, name: str) -> np.ndarray:
             return np.from_dlpack(value)
         return np.asarray(value)
     except (TypeError, ValueError, RuntimeError) as exc:
-        raise TypeError(f"{name}: expected an array-like of numbers, got {type(value).__name__}") from exc
+        raise TypeError(f"{name}: expected an array-like of numbers, got {type(value).__name__} ({exc})") from exc
 
 
 def _shape_text(shape: Sequence[int]) -> str:

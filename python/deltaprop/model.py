@@ -218,6 +218,12 @@ class MLP:
         from .io import save
         save(self, path)
 
+    def to_onnx(self, path: Any = None) -> Any:
+        """Export as an ONNX graph (Gemm + activations; output as predict_proba) and write it to
+        `path` when given; returns the onnx ModelProto. Needs the `onnx` extra."""
+        from .onnx_export import to_onnx
+        return to_onnx(self, path)
+
     def __getstate__(self) -> dict:
         return {"sizes": self.sizes, "activation": self.activation, "loss": self.loss,
                 "dtype": self.dtype.name, "seed": self.seed, "params": self.get_params()}

@@ -1,10 +1,9 @@
 """The training loop behind `MLP.fit`: epochs of shuffled minibatches run inside the core (one
 call per epoch, the GIL released, Ctrl-C honoured at batch boundaries), validation after each
-epoch, a progress line when verbose."""
+epoch, a progress bar when verbose (see progress.py)."""
 from __future__ import annotations
 
 import math
-import sys
 import time
 from typing import TYPE_CHECKING, Any, Optional, Tuple
 
@@ -12,6 +11,7 @@ import numpy as np
 
 from ._validation import finite_float, positive_int
 from .history import History
+from .progress import EpochProgress
 
 if TYPE_CHECKING:
     from .model import MLP
@@ -46,6 +46,7 @@ def fit(net: "MLP", X: Any, y: Any, *, epochs: int = 10, batch_size: int = 32, o
     n = X.shape[0]
     rng = np.random.default_rng(net.seed if seed is None else seed)
     history = History()
+    progress = EpochProgress(epochs, enabled=verbose)
     start = time.perf_counter()
     for epoch in range(epochs):
         order = rng.permutation(n).astype(np.int64) if shuffle else None
@@ -60,17 +61,8 @@ def fit(net: "MLP", X: Any, y: Any, *, epochs: int = 10, batch_size: int = 32, o
             if "accuracy" in scores:
                 history.val_accuracy.append(scores["accuracy"])
         history.epochs = epoch + 1
-        if verbose:
-            _report(history, epochs, n * (epoch + 1) / max(time.perf_counter() - start, 1e-9))
+        progress.update(history, n * (epoch + 1) / max(time.perf_counter() - start, 1e-9))
+    progress.close()
     history.seconds = time.perf_counter() - start
     history.samples_per_sec = n * history.epochs / history.seconds if history.seconds > 0 else 0.0
     return history
-
-
-def _report(history: History, epochs: int, rate: float) -> None:
-    line = f"epoch {history.epochs}/{epochs}  loss {history.train_loss[-1]:.4f}"
-    if history.val_loss:
-        line += f"  val_loss {history.val_loss[-1]:.4f}"
-    if history.val_accuracy:
-        line += f"  val_acc {history.val_accuracy[-1]:.4f}"
-    print(f"{line}  {rate:,.0f} samples/s", file=sys.stderr)
