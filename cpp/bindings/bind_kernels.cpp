@@ -1,5 +1,7 @@
 // Bindings of layer 1 (kernels) for one dtype: outputs are preallocated by the caller
-// (python/deltaprop/kernels.py), inputs are C-contiguous arrays of that dtype.
+// (python/deltaprop/kernels.py) and must be exactly of that dtype, C-contiguous and writeable;
+// inputs are converted to C-contiguous arrays of that dtype. Every size is checked before a raw
+// pointer reaches the core, and the GIL is released around the work.
 #include <pybind11/stl.h>
 #include <algorithm>
 #include <optional>
@@ -34,37 +36,37 @@ template <class T>
 void bind_gemm(py::module_& m, const std::string& sfx) {
   // A and B may be row-strided views (leading dimension > width): no copy for column slices.
   m.def(("gemm_" + sfx).c_str(),
-        [](py::array_t<T> A, py::array_t<T> B, Array<T> C, bool ta, bool tb, T alpha, T beta) {
+        [](py::array_t<T> A, py::array_t<T> B, py::array C, bool ta, bool tb, T alpha, T beta) {
           const idx lda = leading_dimension(A, "A"), ldb = leading_dimension(B, "B");
           const idx M = ta ? A.shape(1) : A.shape(0), K = ta ? A.shape(0) : A.shape(1);
           const idx N = tb ? B.shape(0) : B.shape(1);
           require_shape(B, tb ? std::vector<idx>{N, K} : std::vector<idx>{K, N}, "B");
-          require_shape(C, {M, N}, "out");
+          T* c = output_data<T>(C, {M, N}, "out");
           const T* a = A.data();
           const T* b = B.data();
-          T* c = C.mutable_data();
           py::gil_scoped_release nogil;
           gemm(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, N);
         });
   m.def(("gemm_reference_" + sfx).c_str(),
-        [](Array<T> A, Array<T> B, Array<T> C, bool ta, bool tb, T alpha, T beta) {
+        [](Array<T> A, Array<T> B, py::array C, bool ta, bool tb, T alpha, T beta) {
           require_ndim(A, 2, "A");
           require_ndim(B, 2, "B");
           const idx M = ta ? A.shape(1) : A.shape(0), K = ta ? A.shape(0) : A.shape(1);
           const idx N = tb ? B.shape(0) : B.shape(1);
           require_shape(B, tb ? std::vector<idx>{N, K} : std::vector<idx>{K, N}, "B");
-          require_shape(C, {M, N}, "out");
-          gemm_reference(ta, tb, M, N, K, alpha, A.data(), A.shape(1), B.data(), B.shape(1),
-                         beta, C.mutable_data(), N);
+          T* c = output_data<T>(C, {M, N}, "out");
+          const T *a = A.data(), *b = B.data();
+          const idx lda = A.shape(1), ldb = B.shape(1);
+          py::gil_scoped_release nogil;
+          gemm_reference(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, N);
         });
-  m.def(("gemv_" + sfx).c_str(), [](Array<T> A, Array<T> x, Array<T> y, bool trans, T alpha, T beta) {
+  m.def(("gemv_" + sfx).c_str(), [](Array<T> A, Array<T> x, py::array y, bool trans, T alpha, T beta) {
     require_ndim(A, 2, "A");
     const idx rows = A.shape(0), cols = A.shape(1);
     require_shape(x, {trans ? rows : cols}, "x");
-    require_shape(y, {trans ? cols : rows}, "out");
+    T* yv = output_data<T>(y, {trans ? cols : rows}, "out");
     const T* a = A.data();
     const T* xv = x.data();
-    T* yv = y.mutable_data();
     py::gil_scoped_release nogil;
     gemv(trans, rows, cols, alpha, a, cols, xv, beta, yv);
   });
@@ -73,44 +75,55 @@ void bind_gemm(py::module_& m, const std::string& sfx) {
 template <class T>
 void bind_layers(py::module_& m, const std::string& sfx) {
   m.def(("dense_forward_" + sfx).c_str(),
-        [](Array<T> X, Array<T> W, Array<T> b, Array<T> Z, Array<T> A, int act) {
+        [](Array<T> X, Array<T> W, Array<T> b, py::array Z, py::array A, int act) {
           require_ndim(X, 2, "X");
           require_ndim(W, 2, "W");
           const idx n = X.shape(0), in = X.shape(1), out = W.shape(0);
           require_shape(W, {out, in}, "W");
           require_shape(b, {out}, "b");
-          require_shape(Z, {n, out}, "Z");
-          require_shape(A, {n, out}, "A");
+          const Act g = checked_activation(act);
+          T* z = output_data<T>(Z, {n, out}, "Z");
+          T* a = output_data<T>(A, {n, out}, "A");
+          if (z == a) throw py::value_error("A: must not share memory with Z");
           const T *x = X.data(), *w = W.data(), *bb = b.data();
-          T *z = Z.mutable_data(), *a = A.mutable_data();
           py::gil_scoped_release nogil;
-          dense_forward(a, z, x, w, bb, n, in, out, static_cast<Act>(act));
+          dense_forward(a, z, x, w, bb, n, in, out, g);
         });
   m.def(("dense_backward_" + sfx).c_str(),
-        [](Array<T> X, Array<T> W, Array<T> dZ, Array<T> dX, Array<T> dW, Array<T> db) {
+        [](Array<T> X, Array<T> W, Array<T> dZ, py::array dX, py::array dW, py::array db) {
           require_ndim(X, 2, "X");
           require_ndim(W, 2, "W");
           const idx n = X.shape(0), in = X.shape(1), out = W.shape(0);
           require_shape(W, {out, in}, "W");
           require_shape(dZ, {n, out}, "dZ");
-          require_shape(dX, {n, in}, "dX");
-          require_shape(dW, {out, in}, "dW");
-          require_shape(db, {out}, "db");
+          T* dx = output_data<T>(dX, {n, in}, "dX");
+          T* dw = output_data<T>(dW, {out, in}, "dW");
+          T* dbb = output_data<T>(db, {out}, "db");
           const T *x = X.data(), *w = W.data(), *dz = dZ.data();
-          T *dx = dX.mutable_data(), *dw = dW.mutable_data(), *dbb = db.mutable_data();
           py::gil_scoped_release nogil;
           dense_backward_input(dx, dz, w, static_cast<const T*>(nullptr), Act::Identity, n, in, out);
           dense_backward_weights(dw, dz, x, n, in, out, T(1), T(0));
           column_sums(dbb, dz, n, out);
         });
-  m.def(("activation_forward_" + sfx).c_str(), [](int act, Array<T> Z, Array<T> A) {
+  // Element-wise: any shapes, equal sizes.
+  m.def(("activation_forward_" + sfx).c_str(), [](int act, Array<T> Z, py::array A) {
+    const Act g = checked_activation(act);
     if (Z.size() != A.size()) throw py::value_error("A: size differs from Z");
-    activation_forward(static_cast<Act>(act), Z.data(), A.mutable_data(), Z.size());
+    T* a = output_data<T>(A, {}, "A", false);
+    const T* z = Z.data();
+    const idx n = Z.size();
+    py::gil_scoped_release nogil;
+    activation_forward(g, z, a, n);
   });
-  m.def(("activation_backward_" + sfx).c_str(), [](int act, Array<T> A, Array<T> dA, Array<T> dZ) {
-    if (A.size() != dA.size() || A.size() != dZ.size())
-      throw py::value_error("dA: size differs from A");
-    activation_backward(static_cast<Act>(act), A.data(), dA.data(), dZ.mutable_data(), A.size());
+  m.def(("activation_backward_" + sfx).c_str(), [](int act, Array<T> A, Array<T> dA, py::array dZ) {
+    const Act g = checked_activation(act);
+    if (A.size() != dA.size()) throw py::value_error("dA: size differs from A");
+    if (A.size() != dZ.size()) throw py::value_error("dZ: size differs from A");
+    T* dz = output_data<T>(dZ, {}, "dZ", false);
+    const T *a = A.data(), *da = dA.data();
+    const idx n = A.size();
+    py::gil_scoped_release nogil;
+    activation_backward(g, a, da, dz, n);
   });
 }
 
@@ -118,10 +131,13 @@ template <class T>
 void bind_losses(py::module_& m, const std::string& sfx) {
   m.def(("softmax_cross_entropy_" + sfx).c_str(),
         [](Array<T> logits, std::optional<Array<std::int64_t>> labels,
-           std::optional<Array<T>> probs, Array<T> grad) {
+           std::optional<Array<T>> probs, py::array grad) {
           require_ndim(logits, 2, "logits");
           const idx n = logits.shape(0), c = logits.shape(1);
-          require_shape(grad, {n, c}, "grad");
+          if (n < 1 || c < 1)
+            throw py::value_error("logits: expected a non-empty (n, C) array, got " +
+                                  shape_text(logits));
+          T* g = output_data<T>(grad, {n, c}, "grad");
           Target<T> t;
           if (labels) {
             require_shape(*labels, {n}, "labels");
@@ -137,20 +153,32 @@ void bind_losses(py::module_& m, const std::string& sfx) {
           } else {
             throw py::value_error("labels: give class indices or probability rows");
           }
-          return softmax_cross_entropy(logits.data(), n, c, t, grad.mutable_data());
+          const T* z = logits.data();
+          py::gil_scoped_release nogil;
+          return softmax_cross_entropy(z, n, c, t, g);
         });
-  m.def(("mse_" + sfx).c_str(), [](Array<T> pred, Array<T> target, Array<T> grad) {
+  // Element-wise losses over all values (means over a non-empty array).
+  m.def(("mse_" + sfx).c_str(), [](Array<T> pred, Array<T> target, py::array grad) {
+    if (pred.size() < 1) throw py::value_error("pred: expected a non-empty array");
     if (pred.size() != target.size()) throw py::value_error("target: size differs from pred");
     if (pred.size() != grad.size()) throw py::value_error("grad: size differs from pred");
-    return mean_squared_error(pred.data(), 1, pred.size(), target.data(), grad.mutable_data());
+    T* g = output_data<T>(grad, {}, "grad", false);
+    const T *p = pred.data(), *t = target.data();
+    const idx n = pred.size();
+    py::gil_scoped_release nogil;
+    return mean_squared_error(p, 1, n, t, g);
   });
   m.def(("sigmoid_binary_cross_entropy_" + sfx).c_str(),
-        [](Array<T> logits, Array<T> target, Array<T> grad) {
+        [](Array<T> logits, Array<T> target, py::array grad) {
+          if (logits.size() < 1) throw py::value_error("logits: expected a non-empty array");
           if (logits.size() != target.size())
             throw py::value_error("target: size differs from logits");
           if (logits.size() != grad.size()) throw py::value_error("grad: size differs from logits");
-          return sigmoid_binary_cross_entropy(logits.data(), 1, logits.size(), target.data(),
-                                              grad.mutable_data());
+          T* g = output_data<T>(grad, {}, "grad", false);
+          const T *z = logits.data(), *t = target.data();
+          const idx n = logits.size();
+          py::gil_scoped_release nogil;
+          return sigmoid_binary_cross_entropy(z, 1, n, t, g);
         });
 }
 

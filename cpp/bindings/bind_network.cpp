@@ -2,6 +2,7 @@
 // views share the network's memory and keep it alive; heavy calls release the GIL.
 #include <pybind11/functional.h>
 #include <pybind11/stl.h>
+#include <algorithm>
 #include <optional>
 #include "../network/network.hpp"
 #include "arrays.hpp"
@@ -45,7 +46,7 @@ void bind_network_type(py::module_& m, const char* name) {
   py::class_<Net>(m, name)
       .def(py::init([](std::vector<idx> sizes, std::vector<int> acts, int loss, std::uint64_t seed) {
              std::vector<Act> a;
-             for (int v : acts) a.push_back(static_cast<Act>(v));
+             for (int v : acts) a.push_back(checked_activation(v));
              return new Net(std::move(sizes), std::move(a), static_cast<LossKind>(loss), seed);
            }),
            py::arg("sizes"), py::arg("activations"), py::arg("loss"), py::arg("seed"))
@@ -70,6 +71,8 @@ void bind_network_type(py::module_& m, const char* name) {
         Array<T> out({n, net.output_width()});
         const T* x = X.data();
         T* o = out.mutable_data();
+             check_network_sizes(sizes, sizeof(T));
+             checked_loss_id(loss, 3);
         py::gil_scoped_release nogil;
         net.forward(x, n, o);
         return out;
@@ -167,3 +170,4 @@ void register_network(py::module_& m) {
 }
 
 }  // namespace dp::bind
+             batch = std::min(batch, n);  // staging buffers are batch rows: no more than n

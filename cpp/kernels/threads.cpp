@@ -4,6 +4,7 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#include <pthread.h>
 
 namespace dp {
 namespace {
@@ -17,12 +18,21 @@ std::atomic<int>& thread_slot() {
   return slot;
 }
 
+// libgomp's thread pool does not survive fork() (GCC bug 60035): a child that enters a parallel
+// region after its parent used OpenMP waits forever for threads that were not copied. A forked
+// child therefore runs the kernels on its calling thread only.
+std::atomic<bool> in_forked_child{false};
+void mark_forked_child() { in_forked_child.store(true, std::memory_order_relaxed); }
+[[maybe_unused]] const bool fork_handler_registered =
+    pthread_atfork(nullptr, nullptr, mark_forked_child) == 0;
+
 }  // namespace
 
 // One process-wide setting (not OpenMP's per-thread ICV), so it holds for calls made from any
 // Python thread. It is capped by the calling thread's OpenMP limit, so that a limit set through
 // omp_set_num_threads (threadpoolctl, a host library) is honoured too.
 int get_num_threads() {
+  if (in_forked_child.load(std::memory_order_relaxed)) return 1;
   int own = thread_slot().load(std::memory_order_relaxed);
 #ifdef _OPENMP
   return std::max(1, std::min(own, omp_get_max_threads()));

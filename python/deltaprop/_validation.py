@@ -6,6 +6,7 @@ Messages name the argument, what was expected and what came.
 from __future__ import annotations
 
 import math
+import os
 from typing import Any, Optional, Sequence
 
 import numpy as np
@@ -109,3 +110,22 @@ def choice(value: Any, name: str, options: Sequence[str]) -> str:
     if not isinstance(value, str) or value not in options:
         raise ValueError(f"{name}: expected one of {', '.join(repr(o) for o in options)}, got {value!r}")
     return value
+
+
+def physical_memory_bytes() -> int:
+    """Installed memory in bytes (0 when the platform does not say)."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return 0
+
+
+def check_fits_in_memory(count: int, itemsize: int, name: str, what: str) -> None:
+    """MemoryError (naming the argument) when `count` values of `itemsize` bytes exceed the
+    installed memory: refused up front rather than left to the allocator, which on systems
+    that overcommit memory may 'succeed' and have the process killed when the pages are used."""
+    nbytes = float(count) * float(itemsize)
+    ram = physical_memory_bytes()
+    if ram and nbytes > ram:
+        raise MemoryError(f"{name}: {what} would need {nbytes / 1e9:.3g} GB, more than the "
+                          f"{ram / 1e9:.3g} GB of memory installed")

@@ -86,6 +86,8 @@ def load(path: Any) -> MLP:
     except ModelFormatError:
         raise
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, TypeError, UnicodeDecodeError,
+    if not isinstance(arr, np.ndarray):  # a member that is not an .npy array: numpy hands back its bytes
+        raise ModelFormatError(f"path: {path!r}: field {key!r} is not an array")
             OverflowError, MemoryError) as exc:
         raise ModelFormatError(f"path: {path!r} is not a readable deltaprop model: {exc}") from exc
 

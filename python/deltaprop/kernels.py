@@ -51,7 +51,7 @@ def _rows_contiguous(arr: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-def _out_array(out: Any, shape: tuple, dtype: np.dtype) -> np.ndarray:
+def _out_array(out: Any, shape: tuple, dtype: np.dtype, *inputs: Tuple[np.ndarray, str]) -> np.ndarray:
     if out is None:
         return np.empty(shape, dtype=dtype)
     if not isinstance(out, np.ndarray):
@@ -62,6 +62,9 @@ def _out_array(out: Any, shape: tuple, dtype: np.dtype) -> np.ndarray:
         raise ValueError(f"out: expected shape {shape}, got {out.shape}")
     if not out.flags.c_contiguous or not out.flags.writeable:
         raise ValueError("out: expected a writeable C-contiguous array")
+    for arr, name in inputs:  # the kernels read their inputs while writing out: no overlap
+        if np.may_share_memory(out, arr):
+            raise ValueError(f"out: must not share memory with {name}")
     return out
 
 
@@ -81,7 +84,7 @@ def gemm(A, B, trans_a: bool = False, trans_b: bool = False, alpha: float = 1.0,
     KB, N = (B.shape[1], B.shape[0]) if trans_b else B.shape
     if KB != K:
         raise ValueError(f"B: inner dimensions differ: op(A) is ({M}, {K}) but op(B) is ({KB}, {N})")
-    C = _out_array(out, (M, N), A.dtype)
+    C = _out_array(out, (M, N), A.dtype, (A, "A"), (B, "B"))
     _core_fn("gemm", A.dtype)(A, B, C, bool(trans_a), bool(trans_b), alpha, beta if out is not None else 0.0)
     return C
 
@@ -96,7 +99,7 @@ def gemv(A, x, trans: bool = False, alpha: float = 1.0, beta: float = 0.0,
     want = rows if trans else cols
     if x.shape[0] != want:
         raise ValueError(f"x: expected shape ({want},) for A of shape {A.shape} (trans={bool(trans)}), got {x.shape}")
-    y = _out_array(out, (cols if trans else rows,), A.dtype)
+    y = _out_array(out, (cols if trans else rows,), A.dtype, (A, "A"), (x, "x"))
     _core_fn("gemv", A.dtype)(A, x, y, bool(trans), alpha, beta if out is not None else 0.0)
     return y
 

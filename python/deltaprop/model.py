@@ -11,7 +11,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _core
-from ._validation import (check_finite, choice, finite_float, float_array, positive_int, resolve_dtype,
+from ._locks import GuardedNetwork
+from ._validation import (check_finite, check_fits_in_memory, choice, finite_float, float_array, positive_int, resolve_dtype,
                           to_numpy)
 from .history import History
 from .kernels import ACTIVATIONS
@@ -72,8 +73,8 @@ class MLP:
             raise ValueError(f"seed: expected an integer >= 0, got {seed!r}")
         self.seed = int(seed)
         core_class = getattr(_core, f"Network_{self.dtype.name}")
-        self._net = core_class(self.sizes, [ACTIVATIONS[a] for a in self.hidden_activations],
-                               LOSSES[self.loss], self.seed)
+        self._net = GuardedNetwork(core_class(self.sizes, [ACTIVATIONS[a] for a in self.hidden_activations],
+                                              LOSSES[self.loss], self.seed))
         self._bind_views()
 
     def _bind_views(self) -> None:
@@ -132,17 +133,23 @@ class MLP:
     # ----------------------------------------------------------------- inference
     def forward(self, X: Any) -> np.ndarray:
         """Output of the last layer before its activation (the logits), shape (n, sizes[-1])."""
-        return self._net.forward(self._inputs(X))
+        X = self._inputs(X)
+        check_fits_in_memory(X.shape[0] * self.sizes[-1], self.dtype.itemsize, "X", "the output")
+        return self._net.forward(X)
 
     def activations(self, X: Any) -> List[np.ndarray]:
         """Every layer's output a(1) … a(L) for inspecting the learned representation; a(l) has
         shape (n, sizes[l]); the last is the network's output (after softmax/sigmoid)."""
-        return list(self._net.activations(self._inputs(X)))
+        X = self._inputs(X)
+        check_fits_in_memory(X.shape[0] * sum(self.sizes[1:]), self.dtype.itemsize, "X", "the activations")
+        return list(self._net.activations(X))
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities (softmax rows for cross_entropy, sigmoid per output for
         binary_cross_entropy); for mse, the predicted values. Shape (n, sizes[-1])."""
-        return self._net.output(self._inputs(X))
+        X = self._inputs(X)
+        check_fits_in_memory(X.shape[0] * self.sizes[-1], self.dtype.itemsize, "X", "the output")
+        return self._net.output(X)
 
     def predict(self, X: Any) -> np.ndarray:
         """cross_entropy: int64 labels (n,); binary_cross_entropy: int64 0/1 (n, out);
@@ -197,7 +204,8 @@ class MLP:
 
     def get_params(self) -> np.ndarray:
         """A copy of all parameters as one flat vector: layer by layer, W row-major, then b."""
-        return self._params.copy()
+        with self._net.lock.read:
+            return self._params.copy()
 
     def set_params(self, theta: Any) -> None:
         """Overwrite all parameters from a flat vector in get_params() order."""
@@ -205,12 +213,14 @@ class MLP:
         if theta.ndim != 1 or theta.shape[0] != self.num_params:
             raise ValueError(f"theta: expected a flat vector of {self.num_params} parameters, got shape {theta.shape}")
         check_finite(theta, "theta")
-        self._params[:] = theta
+        with self._net.lock.write:
+            self._params[:] = theta
 
     def copy(self, dtype: Any = None) -> "MLP":
         """An independent copy (optionally converted to another dtype)."""
         twin = MLP(self.sizes, self.activation, self.loss, self.dtype if dtype is None else dtype, self.seed)
-        twin._params[:] = self._params
+        with self._net.lock.read:
+            twin._params[:] = self._params
         return twin
 
     def save(self, path: Any) -> None:
