@@ -145,10 +145,17 @@ def test_read_lock_adds_less_than_a_microsecond():
     net = dp.MLP([4, 3], seed=0)
     X = np.ones((1, 4), dtype=np.float32)
     raw, guarded = net._net.core.forward, net._net.forward
-    n = 20000
-    t_raw = min(timeit.repeat(lambda: raw(X), number=n, repeat=7)) / n
-    t_guarded = min(timeit.repeat(lambda: guarded(X), number=n, repeat=7)) / n
-    assert t_guarded - t_raw < 1e-6
+    n = 5000
+    overheads = []
+    for _ in range(3):  # the best of three interleaved measurements: the machine may be busy
+        best_raw = best_guarded = float("inf")
+        for _ in range(10):
+            best_raw = min(best_raw, timeit.timeit(lambda: raw(X), number=n) / n)
+            best_guarded = min(best_guarded, timeit.timeit(lambda: guarded(X), number=n) / n)
+        overheads.append(best_guarded - best_raw)
+        if overheads[-1] < 1e-6:
+            break
+    assert min(overheads) < 1e-6, f"the read lock adds {min(overheads) * 1e6:.2f} µs a call"
 
 
 def test_writer_waits_for_readers_and_readers_wait_for_writer():
