@@ -27,6 +27,32 @@ struct TargetArrays {  // keeps the converted arrays alive while raw pointers ar
 };
 
 template <class T>
+const T* checked_weights(const std::optional<Array<T>>& weights, idx n) {
+  if (!weights) return nullptr;
+  require_shape(*weights, {n}, "sample_weight");
+  return weights->data();
+}
+
+template <class T>
+py::array_t<T> copy_of(const std::vector<T>& v) {
+  py::array_t<T> out(py::ssize_t(v.size()));
+  std::copy(v.begin(), v.end(), out.mutable_data());
+  return out;
+}
+
+template <class T>
+std::vector<T> vector_of(const Array<T>& a, idx expected, const char* name) {
+  if (a.size() != 0) require_shape(a, {expected}, name);
+  return std::vector<T>(a.data(), a.data() + a.size());
+}
+
+// Ctrl-C: look for a pending signal after every batch, with the GIL held briefly.
+inline void check_signals() {
+  py::gil_scoped_acquire gil;
+  if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+}
+
+template <class T>
 idx checked_rows(const Network<T>& net, const Array<T>& X) {
   require_shape(X, {-1, net.input_width()}, "X");
   return X.shape(0);
@@ -45,6 +71,8 @@ void bind_network_type(py::module_& m, const char* name) {
   using Net = Network<T>;
   py::class_<Net>(m, name)
       .def(py::init([](std::vector<idx> sizes, std::vector<int> acts, int loss, std::uint64_t seed) {
+             check_network_sizes(sizes, sizeof(T));
+             checked_loss_id(loss, 3);
              std::vector<Act> a;
              for (int v : acts) a.push_back(checked_activation(v));
              return new Net(std::move(sizes), std::move(a), static_cast<LossKind>(loss), seed);
@@ -71,8 +99,6 @@ void bind_network_type(py::module_& m, const char* name) {
         Array<T> out({n, net.output_width()});
         const T* x = X.data();
         T* o = out.mutable_data();
-             check_network_sizes(sizes, sizeof(T));
-             checked_loss_id(loss, 3);
         py::gil_scoped_release nogil;
         net.forward(x, n, o);
         return out;
@@ -112,20 +138,23 @@ void bind_network_type(py::module_& m, const char* name) {
            })
       .def("loss_and_grad",
            [](Net& net, Array<T> X, std::optional<Array<std::int64_t>> labels,
-              std::optional<Array<T>> values, T l2) {
+              std::optional<Array<T>> values, T l2, std::optional<Array<T>> weights) {
              const idx n = checked_rows(net, X);
              TargetArrays<T> y{labels, values};
              Target<T> t = y.target(net, n);
+             const T* w = checked_weights(weights, n);
              Array<T> grad({net.num_params()});
              T* g = grad.mutable_data();
              const T* x = X.data();
              double loss;
              {
                py::gil_scoped_release nogil;
-               loss = net.loss_and_grad(x, t, n, l2, g);
+               loss = net.loss_and_grad(x, t, n, l2, g, w);
              }
              return py::make_tuple(loss, grad);
-           })
+           },
+           py::arg("X"), py::arg("labels"), py::arg("values"), py::arg("l2"),
+           py::arg("weights") = py::none())
       .def("train_step_sgd",
            [](Net& net, Array<T> X, std::optional<Array<std::int64_t>> labels,
               std::optional<Array<T>> values, T lr, T l2) {
@@ -151,23 +180,91 @@ void bind_network_type(py::module_& m, const char* name) {
                  if (ord[i] < 0 || ord[i] >= n) throw py::value_error("order: row index out of range");
              }
              if (batch < 1) throw py::value_error("batch_size: must be >= 1");
+             batch = std::min(batch, n);  // staging buffers are batch rows: no more than n
              const T* x = X.data();
-             // Ctrl-C: look for a pending signal after every batch, with the GIL held briefly.
-             auto check_signals = [] {
-               py::gil_scoped_acquire gil;
-               if (PyErr_CheckSignals() != 0) throw py::error_already_set();
-             };
              py::gil_scoped_release nogil;
              return net.train_epoch_sgd(x, t, n, ord, batch, lr, l2, check_signals);
-           });
+           })
+      .def("train_step",
+           [](Net& net, Array<T> X, std::optional<Array<std::int64_t>> labels,
+              std::optional<Array<T>> values, std::optional<Array<T>> weights,
+              const OptimConfig& cfg) {
+             const idx n = checked_rows(net, X);
+             TargetArrays<T> y{labels, values};
+             Target<T> t = y.target(net, n);
+             const T* w = checked_weights(weights, n);
+             const T* x = X.data();
+             py::gil_scoped_release nogil;
+             return net.train_step(x, t, w, n, cfg);
+           })
+      .def("train_epoch",
+           [](Net& net, Array<T> X, std::optional<Array<std::int64_t>> labels,
+              std::optional<Array<T>> values, std::optional<Array<T>> weights,
+              std::optional<Array<std::int64_t>> order, idx batch, const OptimConfig& cfg) {
+             const idx n = checked_rows(net, X);
+             TargetArrays<T> y{labels, values};
+             Target<T> t = y.target(net, n);
+             const T* w = checked_weights(weights, n);
+             const std::int64_t* ord = nullptr;
+             if (order) {
+               require_shape(*order, {n}, "order");
+               ord = order->data();
+               for (idx i = 0; i < n; ++i)
+                 if (ord[i] < 0 || ord[i] >= n) throw py::value_error("order: row index out of range");
+             }
+             if (batch < 1) throw py::value_error("batch_size: must be >= 1");
+             batch = std::min(batch, n);  // staging buffers are batch rows: no more than n
+             const T* x = X.data();
+             py::gil_scoped_release nogil;
+             return net.train_epoch(x, t, w, n, ord, batch, cfg, check_signals);
+           })
+      .def("optimizer_state",
+           [](const Net& net) {
+             py::dict state;
+             state["steps"] = net.optimizer_steps();
+             state["velocity"] = copy_of(net.velocity());
+             state["adam_m"] = copy_of(net.adam_m());
+             state["adam_v"] = copy_of(net.adam_v());
+             return state;
+           })
+      .def("set_optimizer_state",
+           [](Net& net, std::int64_t steps, Array<T> velocity, Array<T> m, Array<T> v) {
+             const idx p = net.num_params();
+             net.set_optimizer_state(steps, vector_of(velocity, p, "velocity"),
+                                     vector_of(m, p, "adam_m"), vector_of(v, p, "adam_v"));
+           })
+      .def("reset_optimizer_state", &Net::reset_optimizer_state);
+}
+
+void bind_optimizer_config(py::module_& m) {
+  py::class_<OptimConfig>(m, "OptimizerConfig")
+      .def(py::init<>())
+      .def_property(
+          "kind", [](const OptimConfig& c) { return int(c.kind); },
+          [](OptimConfig& c, int k) {
+            if (k != int(OptimKind::Sgd) && k != int(OptimKind::Adam))
+              throw py::value_error("kind: expected 0 (sgd) or 1 (adam)");
+            c.kind = static_cast<OptimKind>(k);
+          })
+      .def_readwrite("lr", &OptimConfig::lr)
+      .def_readwrite("momentum", &OptimConfig::momentum)
+      .def_readwrite("nesterov", &OptimConfig::nesterov)
+      .def_readwrite("beta1", &OptimConfig::beta1)
+      .def_readwrite("beta2", &OptimConfig::beta2)
+      .def_readwrite("eps", &OptimConfig::eps)
+      .def_readwrite("weight_decay", &OptimConfig::weight_decay)
+      .def_readwrite("l2", &OptimConfig::l2)
+      .def_readwrite("l2_per_sample", &OptimConfig::l2_per_sample)
+      .def_readwrite("clip_norm", &OptimConfig::clip_norm)
+      .def_property_readonly("is_plain_sgd", &OptimConfig::is_plain_sgd);
 }
 
 }  // namespace
 
 void register_network(py::module_& m) {
+  bind_optimizer_config(m);
   bind_network_type<float>(m, "Network_float32");
   bind_network_type<double>(m, "Network_float64");
 }
 
 }  // namespace dp::bind
-             batch = std::min(batch, n);  // staging buffers are batch rows: no more than n

@@ -3,6 +3,7 @@
 #include <stdexcept>
 #include <utility>
 #include "../kernels/losses.hpp"
+#include "../kernels/optimizers.hpp"
 #include "../layers/dense.hpp"
 #include "init.hpp"
 
@@ -124,7 +125,26 @@ void Network<T>::ensure_workspace(idx n) {
 }
 
 template <class T>
-double Network<T>::forward_train(const T* X, Target<T> y, idx n, T l2) {
+double Network<T>::weighted_loss_of(const T* logits, Target<T> y, const T* weights, idx n,
+                                    T* grad) const {
+  if (!weights) return loss_of(logits, y, n, grad);
+  // Row by row: loss_i and d loss_i / d logits_i, then scaled by w_i / Σ w.
+  const idx c = output_width();
+  double wsum = 0.0;
+  for (idx i = 0; i < n; ++i) wsum += double(weights[i]);
+  const double inv = wsum > 0.0 ? 1.0 / wsum : 0.0;  // an all-zero batch contributes nothing
+  double total = 0.0;
+  for (idx i = 0; i < n; ++i) {
+    Target<T> row{y.labels ? y.labels + i : nullptr, y.values ? y.values + i * c : nullptr};
+    total += double(weights[i]) * loss_of(logits + i * c, row, 1, grad + i * c);
+    const T scale = T(double(weights[i]) * inv);
+    for (idx j = 0; j < c; ++j) grad[i * c + j] *= scale;
+  }
+  return total * inv;
+}
+
+template <class T>
+double Network<T>::forward_train(const T* X, Target<T> y, const T* weights, idx n, T l2) {
   ensure_workspace(n);
   const T* in = X;
   for (idx l = 0; l < num_layers(); ++l) {
@@ -133,13 +153,19 @@ double Network<T>::forward_train(const T* X, Target<T> y, idx n, T l2) {
     in = act_buffer(l);
   }
   // delta_a_ receives dLoss/dlogits (already divided by the batch size: losses are means).
-  return loss_of(act_buffer(num_layers() - 1), y, n, delta_a_.data()) + l2_penalty(l2);
+  return weighted_loss_of(act_buffer(num_layers() - 1), y, weights, n, delta_a_.data()) +
+         l2_penalty(l2);
 }
 
 template <class T>
 double Network<T>::train_step_sgd(const T* X, Target<T> y, idx n, T lr, T l2) {
   std::lock_guard<std::mutex> lock(train_mutex_);
-  const double loss = forward_train(X, y, n, l2);
+  return sgd_step(X, y, nullptr, n, lr, l2);
+}
+
+template <class T>
+double Network<T>::sgd_step(const T* X, Target<T> y, const T* weights, idx n, T lr, T l2) {
+  const double loss = forward_train(X, y, weights, n, l2);
   T* delta = delta_a_.data();
   T* below = delta_b_.data();
   for (idx l = num_layers() - 1; l >= 0; --l) {
@@ -154,44 +180,12 @@ double Network<T>::train_step_sgd(const T* X, Target<T> y, idx n, T lr, T l2) {
     for (idx j = 0; j < out_w; ++j) b[j] -= lr * db_[j];
     std::swap(delta, below);
   }
+  ++steps_;
   return loss;
 }
 
 template <class T>
-double Network<T>::train_epoch_sgd(const T* X, Target<T> y, idx n, const std::int64_t* order,
-                                   idx batch, T lr, T l2,
-                                   const std::function<void()>& between_batches) {
-  const idx in_w = input_width(), out_w = output_width();
-  if (order) {  // staging for gathered rows, sized once
-    batch_x_.resize(std::size_t(batch * in_w));
-    if (y.labels) batch_labels_.resize(std::size_t(batch));
-    if (y.values) batch_values_.resize(std::size_t(batch * out_w));
-  }
-  double total = 0.0;
-  for (idx r0 = 0; r0 < n; r0 += batch) {
-    const idx rows = std::min(batch, n - r0);
-    const T* xb = X + r0 * in_w;
-    Target<T> yb{y.labels ? y.labels + r0 : nullptr, y.values ? y.values + r0 * out_w : nullptr};
-    if (order) {
-      for (idx i = 0; i < rows; ++i) {
-        const idx src = idx(order[r0 + i]);
-        std::copy_n(X + src * in_w, in_w, batch_x_.data() + i * in_w);
-        if (y.labels) batch_labels_[i] = y.labels[src];
-        if (y.values) std::copy_n(y.values + src * out_w, out_w, batch_values_.data() + i * out_w);
-      }
-      xb = batch_x_.data();
-      yb = {y.labels ? batch_labels_.data() : nullptr, y.values ? batch_values_.data() : nullptr};
-    }
-    total += train_step_sgd(xb, yb, rows, lr, l2) * double(rows);
-    if (between_batches) between_batches();
-  }
-  return total / double(n);
-}
-
-template <class T>
-double Network<T>::loss_and_grad(const T* X, Target<T> y, idx n, T l2, T* grad) {
-  std::lock_guard<std::mutex> lock(train_mutex_);
-  const double loss = forward_train(X, y, n, l2);
+void Network<T>::backward_to_grad(const T* X, idx n, T l2, T* grad) {
   T* delta = delta_a_.data();
   T* below = delta_b_.data();
   for (idx l = num_layers() - 1; l >= 0; --l) {
@@ -202,11 +196,138 @@ double Network<T>::loss_and_grad(const T* X, Target<T> y, idx n, T l2, T* grad) 
     if (l > 0) dense_backward_input(below, delta, W, act_buffer(l - 1), acts_[l - 1], n, in_w, out_w);
     column_sums(grad + bias_offset(l), delta, n, out_w);
     dense_backward_weights(dW, delta, a_in, n, in_w, out_w, T(1), T(0));
-    if (l2 != T(0))
-      for (idx k = 0, count = in_w * out_w; k < count; ++k) dW[k] += l2 * W[k];
+    if (l2 != T(0)) add_l2_gradient(dW, W, in_w * out_w, l2);
     std::swap(delta, below);
   }
+}
+
+template <class T>
+double Network<T>::optimizer_step(const T* X, Target<T> y, const T* weights, idx n,
+                                  const OptimConfig& cfg) {
+  const T lr = T(cfg.lr);
+  T l2 = T(cfg.l2);
+  if (cfg.l2_per_sample) {  // scikit-learn's alpha: divided by the batch's rows (or weight sum)
+    double mass = double(n);
+    if (weights) {
+      mass = 0.0;
+      for (idx i = 0; i < n; ++i) mass += double(weights[i]);
+    }
+    l2 = mass > 0.0 ? T(cfg.l2 / mass) : T(0);
+  }
+  if (cfg.is_plain_sgd()) return sgd_step(X, y, weights, n, lr, l2);
+
+  const idx count = num_params();
+  if (idx(grad_.size()) != count) grad_.assign(std::size_t(count), T(0));
+  const double loss = forward_train(X, y, weights, n, l2);
+  backward_to_grad(X, n, l2, grad_.data());
+  if (cfg.clip_norm > 0.0) clip_by_global_norm(grad_.data(), count, T(cfg.clip_norm));
+  if (cfg.weight_decay != 0.0)
+    for (idx l = 0; l < num_layers(); ++l)
+      decoupled_weight_decay(params_.data() + w_off_[l], sizes_[l + 1] * sizes_[l], lr,
+                             T(cfg.weight_decay));
+  ++steps_;
+  if (cfg.kind == OptimKind::Adam) {
+    if (idx(adam_m_.size()) != count) adam_m_.assign(std::size_t(count), T(0));
+    if (idx(adam_v_.size()) != count) adam_v_.assign(std::size_t(count), T(0));
+    adam_update(params_.data(), adam_m_.data(), adam_v_.data(), grad_.data(), count, lr,
+                T(cfg.beta1), T(cfg.beta2), T(cfg.eps), steps_);
+  } else {
+    if (cfg.momentum != 0.0 && idx(velocity_.size()) != count)
+      velocity_.assign(std::size_t(count), T(0));
+    sgd_momentum_update(params_.data(), velocity_.empty() ? nullptr : velocity_.data(),
+                        grad_.data(), count, lr, T(cfg.momentum), cfg.nesterov);
+  }
   return loss;
+}
+
+template <class T>
+double Network<T>::train_step(const T* X, Target<T> y, const T* weights, idx n,
+                              const OptimConfig& cfg) {
+  std::lock_guard<std::mutex> lock(train_mutex_);
+  return optimizer_step(X, y, weights, n, cfg);
+}
+
+template <class T>
+double Network<T>::train_epoch_sgd(const T* X, Target<T> y, idx n, const std::int64_t* order,
+                                   idx batch, T lr, T l2,
+                                   const std::function<void()>& between_batches) {
+  OptimConfig cfg;
+  cfg.lr = double(lr);
+  cfg.l2 = double(l2);
+  return train_epoch(X, y, nullptr, n, order, batch, cfg, between_batches);
+}
+
+template <class T>
+double Network<T>::train_epoch(const T* X, Target<T> y, const T* weights, idx n,
+                               const std::int64_t* order, idx batch, const OptimConfig& cfg,
+                               const std::function<void()>& between_batches) {
+  const idx in_w = input_width(), out_w = output_width();
+  if (order) {  // staging for gathered rows, sized once
+    batch_x_.resize(std::size_t(batch * in_w));
+    if (y.labels) batch_labels_.resize(std::size_t(batch));
+    if (y.values) batch_values_.resize(std::size_t(batch * out_w));
+    if (weights) batch_weights_.resize(std::size_t(batch));
+  }
+  double total = 0.0, mass = 0.0;
+  for (idx r0 = 0; r0 < n; r0 += batch) {
+    const idx rows = std::min(batch, n - r0);
+    const T* xb = X + r0 * in_w;
+    const T* wb = weights ? weights + r0 : nullptr;
+    Target<T> yb{y.labels ? y.labels + r0 : nullptr, y.values ? y.values + r0 * out_w : nullptr};
+    if (order) {
+      for (idx i = 0; i < rows; ++i) {
+        const idx src = idx(order[r0 + i]);
+        std::copy_n(X + src * in_w, in_w, batch_x_.data() + i * in_w);
+        if (y.labels) batch_labels_[i] = y.labels[src];
+        if (y.values) std::copy_n(y.values + src * out_w, out_w, batch_values_.data() + i * out_w);
+        if (weights) batch_weights_[i] = weights[src];
+      }
+      xb = batch_x_.data();
+      wb = weights ? batch_weights_.data() : nullptr;
+      yb = {y.labels ? batch_labels_.data() : nullptr, y.values ? batch_values_.data() : nullptr};
+    }
+    // The epoch's loss is the mean over rows, weighted like the batches' losses.
+    double batch_mass = double(rows);
+    if (wb) {
+      batch_mass = 0.0;
+      for (idx i = 0; i < rows; ++i) batch_mass += double(wb[i]);
+    }
+    total += train_step(xb, yb, wb, rows, cfg) * batch_mass;
+    mass += batch_mass;
+    if (between_batches) between_batches();
+  }
+  return mass > 0.0 ? total / mass : 0.0;
+}
+
+template <class T>
+double Network<T>::loss_and_grad(const T* X, Target<T> y, idx n, T l2, T* grad, const T* weights) {
+  std::lock_guard<std::mutex> lock(train_mutex_);
+  const double loss = forward_train(X, y, weights, n, l2);
+  backward_to_grad(X, n, l2, grad);
+  return loss;
+}
+
+template <class T>
+void Network<T>::set_optimizer_state(std::int64_t steps, std::vector<T> velocity, std::vector<T> m,
+                                     std::vector<T> v) {
+  for (const auto* state : {&velocity, &m, &v})
+    if (!state->empty() && idx(state->size()) != num_params())
+      throw std::invalid_argument("optimizer state: expected empty or num_params values");
+  if (steps < 0) throw std::invalid_argument("optimizer state: steps must be >= 0");
+  std::lock_guard<std::mutex> lock(train_mutex_);
+  steps_ = steps;
+  velocity_ = std::move(velocity);
+  adam_m_ = std::move(m);
+  adam_v_ = std::move(v);
+}
+
+template <class T>
+void Network<T>::reset_optimizer_state() {
+  std::lock_guard<std::mutex> lock(train_mutex_);
+  steps_ = 0;
+  std::fill(velocity_.begin(), velocity_.end(), T(0));  // keeps the memory: no reallocation
+  std::fill(adam_m_.begin(), adam_m_.end(), T(0));
+  std::fill(adam_v_.begin(), adam_v_.end(), T(0));
 }
 
 template class Network<float>;

@@ -1,10 +1,14 @@
 // The network: an ordered list of dense layers (activation each) and a loss, its parameters in
 // one flat vector (layer by layer: W row-major (out, in), then b), and workspaces per batch size.
 //
+// The optimizer state (momentum velocity, Adam moments, step count) lives here too, one flat
+// vector each in the parameters' order, allocated on first use.
+//
 // Thread safety: inference (forward/activations/evaluate_loss) allocates per call and only reads
-// the parameters, so concurrent inference calls are safe. Training calls (train_step_sgd,
-// loss_and_grad) serialise on an internal mutex; they must not overlap inference on the same
-// network (the Python layer guards this with a reader/writer lock).
+// the parameters, so concurrent inference calls are safe. Training calls (train_step*,
+// train_epoch*, loss_and_grad, setting the optimizer state) serialise on an internal mutex; they
+// must not overlap inference or optimizer-state reads on the same network (the Python layer
+// guards this with a reader/writer lock).
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -17,6 +21,28 @@ namespace dp {
 
 // Loss ids are part of the saved-model format: append only.
 enum class LossKind : int { CrossEntropy = 0, MeanSquared = 1, BinaryCrossEntropy = 2 };
+
+// Optimizer ids are part of the checkpoint format: append only.
+enum class OptimKind : int { Sgd = 0, Adam = 1 };
+
+// How a training step updates the parameters. The gradient is that of the (weighted) mean loss
+// plus the coupled L2 term l2 · W (weights only); it is clipped to clip_norm (0: off), then
+// decoupled weight decay (weights only) and the optimizer's update are applied.
+struct OptimConfig {
+  OptimKind kind = OptimKind::Sgd;
+  double lr = 0.01;
+  double momentum = 0.0;  // SGD
+  bool nesterov = false;  // SGD
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // Adam
+  double weight_decay = 0.0;  // decoupled: W *= 1 - lr * weight_decay
+  double l2 = 0.0;            // coupled: adds l2/2 · Σ‖W‖² to the loss
+  bool l2_per_sample = false; // l2 / rows (or weight sum) of the batch: scikit-learn's alpha
+  double clip_norm = 0.0;
+  // Plain SGD takes the fused path: W -= lr·(dW + l2·W) inside the dW GEMM.
+  bool is_plain_sgd() const {
+    return kind == OptimKind::Sgd && momentum == 0.0 && weight_decay == 0.0 && clip_norm == 0.0;
+  }
+};
 
 template <class T>
 class Network {
@@ -45,8 +71,9 @@ class Network {
   void output(const T* X, idx n, T* out) const;
   double evaluate_loss(const T* X, Target<T> y, idx n) const;
 
-  // Mean loss + l2/2 Σ‖W‖²; grad (num_params) receives its gradient.
-  double loss_and_grad(const T* X, Target<T> y, idx n, T l2, T* grad);
+  // Mean loss + l2/2 Σ‖W‖²; grad (num_params) receives its gradient. With `weights` (n, or
+  // null) the mean is weighted: Σ w_i loss_i / Σ w_i.
+  double loss_and_grad(const T* X, Target<T> y, idx n, T l2, T* grad, const T* weights = nullptr);
   // One fused minibatch SGD step; returns the loss before the update (with the L2 term).
   double train_step_sgd(const T* X, Target<T> y, idx n, T lr, T l2);
   // One epoch of SGD over the rows in `order` (all n rows in turn if null), in batches of
@@ -54,9 +81,28 @@ class Network {
   // boundary). Returns the mean per-sample loss of the epoch.
   double train_epoch_sgd(const T* X, Target<T> y, idx n, const std::int64_t* order, idx batch,
                          T lr, T l2, const std::function<void()>& between_batches);
+  // One step of any optimizer (plain SGD goes through the fused path); `weights` may be null.
+  double train_step(const T* X, Target<T> y, const T* weights, idx n, const OptimConfig& cfg);
+  // train_epoch_sgd for any optimizer, with optional per-row weights (n, indexed like X).
+  double train_epoch(const T* X, Target<T> y, const T* weights, idx n, const std::int64_t* order,
+                     idx batch, const OptimConfig& cfg, const std::function<void()>& between_batches);
 
+  // Optimizer state, for checkpoints: steps taken, velocity / Adam moments (empty until used).
+  std::int64_t optimizer_steps() const { return steps_; }
+  const std::vector<T>& velocity() const { return velocity_; }
+  const std::vector<T>& adam_m() const { return adam_m_; }
+  const std::vector<T>& adam_v() const { return adam_v_; }
+  // Each vector must be empty or hold num_params values.
+  void set_optimizer_state(std::int64_t steps, std::vector<T> velocity, std::vector<T> m,
+                           std::vector<T> v);
+  void reset_optimizer_state();
  private:
-  double forward_train(const T* X, Target<T> y, idx n, T l2);  // fills acts_/delta_ workspaces
+  // Fills the acts_/delta_ workspaces; delta_a_ = d(weighted mean loss)/d(logits).
+  double forward_train(const T* X, Target<T> y, const T* weights, idx n, T l2);
+  double weighted_loss_of(const T* logits, Target<T> y, const T* weights, idx n, T* grad) const;
+  void backward_to_grad(const T* X, idx n, T l2, T* grad);  // after forward_train
+  double sgd_step(const T* X, Target<T> y, const T* weights, idx n, T lr, T l2);
+  double optimizer_step(const T* X, Target<T> y, const T* weights, idx n, const OptimConfig& cfg);
   void ensure_workspace(idx n);
   double loss_of(const T* logits, Target<T> y, idx n, T* grad) const;
   double l2_penalty(T l2) const;
@@ -73,7 +119,11 @@ class Network {
   idx ws_n_ = 0;
   std::vector<T> acts_buf_, delta_a_, delta_b_, db_;
   std::vector<T> batch_x_, batch_values_;  // gathered rows of a shuffled batch
+  std::vector<T> batch_weights_;
   std::vector<std::int64_t> batch_labels_;
+  std::vector<T> grad_;                          // (num_params) gradient of the non-fused steps
+  std::vector<T> velocity_, adam_m_, adam_v_;    // (num_params) each, or empty
+  std::int64_t steps_ = 0;
   std::vector<idx> act_off_;
   std::mutex train_mutex_;
 };

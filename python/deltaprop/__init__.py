@@ -14,10 +14,13 @@ from .gradcheck import gradcheck
 from .history import History
 from .io import ModelFormatError, load
 from .model import MLP, Layer
+from .callbacks import EarlyStopping
+from .optimizers import SGD, Adam, AdamW
 
 __version__: str = _core.__version__
 
-__all__ = ["MLP", "Layer", "History", "ModelFormatError", "kernels", "load", "gradcheck",
+__all__ = ["MLP", "Layer", "History", "ModelFormatError", "SGD", "Adam", "AdamW", "EarlyStopping",
+           "kernels", "load", "gradcheck",
            "set_num_threads", "get_num_threads", "set_simd_level", "build_info", "__version__"]
 
 

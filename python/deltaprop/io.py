@@ -1,7 +1,12 @@
 """Saving and loading models as .npz files: plain arrays only (no pickle, nothing executes on
-load), every field checked before use, written atomically (temporary file, fsync, rename)."""
+load), every field checked before use, written atomically (temporary file, fsync, rename).
+
+Besides the architecture and the weights, a file holds the optimizer state (step count, momentum
+velocity, Adam moments) and, after `fit`, the training state (epoch, the shuffling RNG's state,
+schedule, early stopping, history) as JSON text, so that `fit(resume=path)` continues exactly."""
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import zipfile
@@ -13,7 +18,7 @@ from .kernels import ACTIVATIONS
 from .model import LOSSES, MLP
 
 FORMAT = "deltaprop-mlp"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: optimizer and training state
 
 
 class ModelFormatError(ValueError):
@@ -33,6 +38,7 @@ def save(net: MLP, path: Any) -> None:
         "seed": np.array(net.seed, dtype=np.int64),
         "params": net.get_params(),
     }
+    fields.update(_state_fields(net))
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".deltaprop-", suffix=".tmp", dir=directory)
     try:
@@ -46,6 +52,21 @@ def save(net: MLP, path: Any) -> None:
             os.unlink(tmp)
         raise
     _fsync_directory(directory)
+
+
+def _state_fields(net: MLP) -> dict:
+    opt = net._net.optimizer_state()
+    training = dict(getattr(net, "_training", None) or {})
+    best = training.pop("best_params", None)
+    fields = {
+        "optimizer_steps": np.array(opt["steps"], dtype=np.int64),
+        "optimizer_velocity": opt["velocity"],
+        "optimizer_adam_m": opt["adam_m"],
+        "optimizer_adam_v": opt["adam_v"],
+        "training_state": np.array(json.dumps(training)),
+        "best_params": np.zeros(0, net.dtype) if best is None else np.asarray(best, net.dtype),
+    }
+    return fields
 
 
 def _fsync_directory(directory: str) -> None:
@@ -65,6 +86,8 @@ def _field(data: Any, key: str, kind: str, path: str) -> np.ndarray:
     if key not in data.files:
         raise ModelFormatError(f"path: {path!r} is not a deltaprop model (missing field {key!r})")
     arr = data[key]
+    if not isinstance(arr, np.ndarray):  # a member that is not an .npy array: numpy hands back its bytes
+        raise ModelFormatError(f"path: {path!r}: field {key!r} is not an array")
     if arr.dtype.kind not in kind:
         raise ModelFormatError(f"path: {path!r}: field {key!r} has unexpected dtype {arr.dtype}")
     return arr
@@ -86,8 +109,6 @@ def load(path: Any) -> MLP:
     except ModelFormatError:
         raise
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, TypeError, UnicodeDecodeError,
-    if not isinstance(arr, np.ndarray):  # a member that is not an .npy array: numpy hands back its bytes
-        raise ModelFormatError(f"path: {path!r}: field {key!r} is not an array")
             OverflowError, MemoryError) as exc:
         raise ModelFormatError(f"path: {path!r} is not a readable deltaprop model: {exc}") from exc
 
@@ -122,4 +143,53 @@ def _build(data: Any, path: str) -> MLP:
         raise ModelFormatError(f"path: {path!r}: parameters contain NaN or inf")
     net = MLP([int(s) for s in sizes], acts if acts else "relu", loss, dtype, max(seed, 0))
     net.set_params(params)
+    if version >= 2:
+        _load_state(net, data, path)
     return net
+
+
+def _state_vector(data: Any, key: str, count: int, path: str) -> np.ndarray:
+    arr = _field(data, key, "f", path)
+    if arr.ndim != 1 or arr.shape[0] not in (0, count):
+        raise ModelFormatError(f"path: {path!r}: field {key!r} has shape {arr.shape}, expected (0,) or ({count},)")
+    if not np.isfinite(arr).all():
+        raise ModelFormatError(f"path: {path!r}: field {key!r} contains NaN or inf")
+    return arr
+
+
+def _load_state(net: MLP, data: Any, path: str) -> None:
+    """Optimizer state into the core, training state onto `net._training`."""
+    count = net.num_params
+    steps = int(_field(data, "optimizer_steps", "iu", path))
+    if steps < 0:
+        raise ModelFormatError(f"path: {path!r}: negative optimizer step count {steps}")
+    vectors = [np.ascontiguousarray(_state_vector(data, key, count, path), dtype=net.dtype)
+               for key in ("optimizer_velocity", "optimizer_adam_m", "optimizer_adam_v")]
+    net._net.set_optimizer_state(steps, *vectors)
+    try:
+        training = json.loads(str(_field(data, "training_state", "U", path)))
+    except json.JSONDecodeError as exc:
+        raise ModelFormatError(f"path: {path!r}: unreadable training state: {exc}") from exc
+    if not isinstance(training, dict):
+        raise ModelFormatError(f"path: {path!r}: training state is not a JSON object")
+    best = _state_vector(data, "best_params", count, path)
+    if best.size:
+        training["best_params"] = best.astype(net.dtype)
+    net._training = training or None
+
+
+def restore(net: MLP, path: Any) -> None:
+    """Load the checkpoint at `path` into `net` (weights, optimizer and training state); the file's
+    architecture must be the model's."""
+    saved = load(path)
+    mine = (net.sizes, net.hidden_activations, net.loss, net.dtype)
+    theirs = (saved.sizes, saved.hidden_activations, saved.loss, saved.dtype)
+    if mine != theirs:
+        raise ValueError(f"resume: {os.fspath(path)!r} holds a different model (sizes {saved.sizes}, "
+                         f"activations {saved.hidden_activations}, loss {saved.loss!r}, dtype "
+                         f"{saved.dtype.name}) than this one (sizes {net.sizes}, activations "
+                         f"{net.hidden_activations}, loss {net.loss!r}, dtype {net.dtype.name})")
+    net.set_params(saved.get_params())
+    state = saved._net.optimizer_state()
+    net._net.set_optimizer_state(state["steps"], state["velocity"], state["adam_m"], state["adam_v"])
+    net._training = getattr(saved, "_training", None)

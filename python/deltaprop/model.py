@@ -191,11 +191,17 @@ class MLP:
 
     def fit(self, X: Any, y: Any, epochs: int = 10, batch_size: int = 32, optimizer: str = "sgd",
             lr: float = 0.01, l2: float = 0.0, validation_data: Optional[Tuple[Any, Any]] = None,
-            shuffle: bool = True, seed: Optional[int] = None, verbose: bool = False) -> History:
-        """Minibatch training; see `deltaprop.training.fit`."""
+            shuffle: bool = True, seed: Optional[int] = None, verbose: bool = False, **options: Any) -> History:
+        """Minibatch training; see `deltaprop.training.fit` (options: validation_split,
+        lr_schedule, early_stopping, callbacks, sample_weight, class_weight, warm_start,
+        checkpoint, checkpoint_every, resume)."""
         from .training import fit
         return fit(self, X, y, epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr, l2=l2,
-                   validation_data=validation_data, shuffle=shuffle, seed=seed, verbose=verbose)
+                   validation_data=validation_data, shuffle=shuffle, seed=seed, verbose=verbose, **options)
+
+    def partial_fit(self, X: Any, y: Any, **options: Any) -> History:
+        """One more epoch over (X, y), continuing the optimizer state of the previous fit."""
+        return self.fit(X, y, **{"epochs": 1, **options, "warm_start": True})
 
     # ----------------------------------------------------------------- parameters
     @property

@@ -1,0 +1,84 @@
+// Reference-style loops: one pass per update, no branches in the loop bodies, so the compiler
+// vectorises them; element-wise, hence bitwise independent of threads and batch layout.
+#include "optimizers.hpp"
+#include <cmath>
+
+namespace dp {
+
+template <class T>
+void sgd_momentum_update(T* params, T* velocity, const T* grad, idx count, T lr, T momentum,
+                         bool nesterov) {
+  if (momentum == T(0)) {
+    for (idx i = 0; i < count; ++i) params[i] -= lr * grad[i];
+    return;
+  }
+  if (nesterov) {
+    for (idx i = 0; i < count; ++i) {
+      velocity[i] = momentum * velocity[i] + grad[i];
+      params[i] -= lr * (grad[i] + momentum * velocity[i]);
+    }
+  } else {
+    for (idx i = 0; i < count; ++i) {
+      velocity[i] = momentum * velocity[i] + grad[i];
+      params[i] -= lr * velocity[i];
+    }
+  }
+}
+
+template <class T>
+void adam_update(T* params, T* m, T* v, const T* grad, idx count, T lr, T beta1, T beta2, T eps,
+                 std::int64_t step) {
+  // Bias corrections in double: 1 - b^t loses digits in float for b close to 1.
+  const double bc1 = 1.0 - std::pow(double(beta1), double(step));
+  const double bc2 = 1.0 - std::pow(double(beta2), double(step));
+  const T step_size = T(double(lr) / bc1);
+  const T inv_sqrt_bc2 = T(1.0 / std::sqrt(bc2));
+  const T one_b1 = T(1) - beta1, one_b2 = T(1) - beta2;
+  for (idx i = 0; i < count; ++i) {
+    const T g = grad[i];
+    m[i] = beta1 * m[i] + one_b1 * g;
+    v[i] = beta2 * v[i] + one_b2 * g * g;
+    params[i] -= step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps);
+  }
+}
+
+template <class T>
+void decoupled_weight_decay(T* params, idx count, T lr, T weight_decay) {
+  const T keep = T(1) - lr * weight_decay;
+  for (idx i = 0; i < count; ++i) params[i] *= keep;
+}
+
+template <class T>
+void add_l2_gradient(T* grad, const T* params, idx count, T l2) {
+  for (idx i = 0; i < count; ++i) grad[i] += l2 * params[i];
+}
+
+template <class T>
+double squared_norm(const T* x, idx count) {
+  double sum = 0.0;
+  for (idx i = 0; i < count; ++i) sum += double(x[i]) * double(x[i]);
+  return sum;
+}
+
+template <class T>
+double clip_by_global_norm(T* grad, idx count, T max_norm) {
+  const double norm = std::sqrt(squared_norm(grad, count));
+  if (norm > double(max_norm)) {
+    const T factor = T(double(max_norm) / (norm + 1e-6));
+    for (idx i = 0; i < count; ++i) grad[i] *= factor;
+  }
+  return norm;
+}
+
+#define DP_INSTANTIATE(T)                                                                     \
+  template void sgd_momentum_update<T>(T*, T*, const T*, idx, T, T, bool);                   \
+  template void adam_update<T>(T*, T*, T*, const T*, idx, T, T, T, T, std::int64_t);         \
+  template void decoupled_weight_decay<T>(T*, idx, T, T);                                    \
+  template void add_l2_gradient<T>(T*, const T*, idx, T);                                    \
+  template double squared_norm<T>(const T*, idx);                                            \
+  template double clip_by_global_norm<T>(T*, idx, T);
+DP_INSTANTIATE(float)
+DP_INSTANTIATE(double)
+#undef DP_INSTANTIATE
+
+}  // namespace dp

@@ -1,0 +1,501 @@
+"""scikit-learn estimators on deltaprop's core: `MLPClassifier` and `MLPRegressor` take the
+constructor parameters of `sklearn.neural_network`'s estimators (same names, same defaults,
+same meanings) and expose the same fitted attributes; the training runs in the C++ core.
+
+    from deltaprop.sklearn import MLPClassifier
+    clf = MLPClassifier(hidden_layer_sizes=(64,), solver="sgd", random_state=0).fit(X, y)
+
+The weights are initialised, the validation split drawn and the rows shuffled with the same
+random draws as scikit-learn's for the same random_state. Differences: Adam puts epsilon as
+torch.optim does, momentum is kept in gradient units (identical steps at a constant learning
+rate), and the network runs in float32 unless ``dtype="float64"`` (an extra parameter). Needs the
+``sklearn`` extra.
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Any, List, Optional, Tuple
+
+import numpy as np
+
+try:
+    import scipy.optimize
+    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.metrics import accuracy_score, r2_score
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import LabelBinarizer
+    from sklearn.utils import check_random_state, shuffle
+    from sklearn.utils.metaestimators import available_if
+    from sklearn.utils.multiclass import type_of_target, unique_labels
+    from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ImportError("deltaprop.sklearn needs scikit-learn >= 1.6 and scipy: "
+                      "pip install 'deltaprop[sklearn]'") from exc
+
+from . import _core
+from .model import MLP
+
+__all__ = ["MLPClassifier", "MLPRegressor"]
+
+_ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
+_SOLVERS = ("lbfgs", "sgd", "adam")
+_SCHEDULES = ("constant", "invscaling", "adaptive")
+_STOCHASTIC = ("sgd", "adam")
+
+
+def _check_stochastic(est: "_BaseMLP") -> bool:
+    if est.solver not in _STOCHASTIC:
+        raise AttributeError(f"partial_fit is only available for stochastic optimizers. {est.solver} is not stochastic.")
+    return True
+
+
+class _BaseMLP(BaseEstimator):
+    """The training logic shared by the classifier and the regressor."""
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=0.0001,
+                 batch_size="auto", learning_rate="constant", learning_rate_init=0.001, power_t=0.5,
+                 max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
+                 momentum=0.9, nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 dtype="float32"):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.dtype = dtype
+
+    # ------------------------------------------------------------------ parameters
+    def _check_params(self) -> List[int]:
+        hidden = self.hidden_layer_sizes
+        hidden = list(hidden) if hasattr(hidden, "__iter__") else [hidden]
+        if not all(isinstance(h, (int, np.integer)) and not isinstance(h, bool) and h > 0 for h in hidden):
+            raise ValueError(f"hidden_layer_sizes must be > 0, got {hidden}.")
+        checks = [
+            (self.activation in _ACTIVATIONS, "activation", f"one of {sorted(_ACTIVATIONS)}", self.activation),
+            (self.solver in _SOLVERS, "solver", f"one of {list(_SOLVERS)}", self.solver),
+            (self.learning_rate in _SCHEDULES, "learning_rate", f"one of {list(_SCHEDULES)}", self.learning_rate),
+            (self.batch_size == "auto" or (isinstance(self.batch_size, (int, np.integer)) and self.batch_size >= 1),
+             "batch_size", "'auto' or an int >= 1", self.batch_size),
+            (_number(self.alpha) and self.alpha >= 0, "alpha", "a float >= 0", self.alpha),
+            (_number(self.learning_rate_init) and self.learning_rate_init > 0, "learning_rate_init",
+             "a float > 0", self.learning_rate_init),
+            (_number(self.power_t) and self.power_t >= 0, "power_t", "a float >= 0", self.power_t),
+            (isinstance(self.max_iter, (int, np.integer)) and self.max_iter >= 1, "max_iter", "an int >= 1",
+             self.max_iter),
+            (_number(self.tol) and self.tol >= 0, "tol", "a float >= 0", self.tol),
+            (_number(self.momentum) and 0 <= self.momentum <= 1, "momentum", "a float in [0, 1]", self.momentum),
+            (_number(self.validation_fraction) and 0 < self.validation_fraction < 1, "validation_fraction",
+             "a float in (0, 1)", self.validation_fraction),
+            (_number(self.beta_1) and 0 <= self.beta_1 < 1, "beta_1", "a float in [0, 1)", self.beta_1),
+            (_number(self.beta_2) and 0 <= self.beta_2 < 1, "beta_2", "a float in [0, 1)", self.beta_2),
+            (_number(self.epsilon) and self.epsilon > 0, "epsilon", "a float > 0", self.epsilon),
+            (isinstance(self.n_iter_no_change, (int, np.integer)) and self.n_iter_no_change >= 1,
+             "n_iter_no_change", "an int >= 1", self.n_iter_no_change),
+            (isinstance(self.max_fun, (int, np.integer)) and self.max_fun >= 1, "max_fun", "an int >= 1",
+             self.max_fun),
+            (str(np.dtype(self.dtype)) in ("float32", "float64") if isinstance(self.dtype, (str, type, np.dtype))
+             else False, "dtype", "'float32' or 'float64'", self.dtype),
+        ]
+        for ok, name, expected, got in checks:
+            if not ok:
+                raise ValueError(f"The '{name}' parameter of {type(self).__name__} must be {expected}. Got {got!r} instead.")
+        return [int(h) for h in hidden]
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to data matrix X and target(s) y."""
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    def _fit(self, X, y, sample_weight, incremental: bool):
+        hidden = self._check_params()
+        first_pass = not hasattr(self, "_mlp") or (not self.warm_start and not incremental)
+        X, Y = self._validate_input(X, y, incremental, reset=first_pass)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X)
+        if Y.ndim == 1:
+            Y = Y.reshape(-1, 1)
+        self.n_outputs_ = Y.shape[1]
+        self._random_state = check_random_state(self.random_state)
+        if first_pass:
+            self._initialize(Y, [X.shape[1]] + hidden + [self.n_outputs_])
+        elif self._mlp.sizes[1:-1] != hidden or self._mlp.sizes[-1] != self.n_outputs_:
+            raise ValueError("warm_start/partial_fit: the network's shape changed since the last fit "
+                             f"(layers {self._mlp.sizes}); fit anew with warm_start=False")
+        X = np.ascontiguousarray(X, dtype=self._mlp.dtype)
+        if self.solver == "lbfgs":
+            self._fit_lbfgs(X, Y, sample_weight)
+        else:
+            self._fit_stochastic(X, Y, sample_weight, incremental)
+        if not np.isfinite(self._mlp._params).all():
+            raise ValueError("Solver produced non-finite parameter weights. The input data may contain "
+                             "large values and need to be preprocessed.")
+        return self
+
+    def _initialize(self, Y: np.ndarray, sizes: List[int]) -> None:
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_layers_ = len(sizes)
+        if not is_classifier(self):
+            self.out_activation_, loss = "identity", "mse"
+        elif self._label_binarizer.y_type_ == "multiclass":
+            self.out_activation_, loss = "softmax", "cross_entropy"
+        else:
+            self.out_activation_, loss = "logistic", "binary_cross_entropy"
+        self._mlp = MLP(sizes, _ACTIVATIONS[self.activation], loss, str(np.dtype(self.dtype)))
+        self._bind_attributes()
+        # scikit-learn's initialisation, drawn in its order: U(-bound, bound) for coefs and
+        # intercepts, bound = sqrt(6 / (fan_in + fan_out)) (2 instead of 6 for logistic).
+        factor = 2.0 if self.activation == "logistic" else 6.0
+        for coef, intercept in zip(self.coefs_, self.intercepts_):
+            bound = np.sqrt(factor / (coef.shape[0] + coef.shape[1]))
+            coef[...] = self._random_state.uniform(-bound, bound, coef.shape)
+            intercept[...] = self._random_state.uniform(-bound, bound, intercept.shape)
+        self._best_params = None
+        if self.solver in _STOCHASTIC:
+            self.loss_curve_ = []
+            self._no_improvement_count = 0
+            if self.early_stopping:
+                self.validation_scores_ = []
+                self.best_validation_score_ = -np.inf
+                self.best_loss_ = None
+            else:
+                self.best_loss_ = np.inf
+                self.validation_scores_ = None
+                self.best_validation_score_ = None
+
+    def _bind_attributes(self) -> None:
+        """coefs_ (fan_in, fan_out) and intercepts_ as views of the core's parameters."""
+        self.coefs_ = [layer.W.T for layer in self._mlp.layers]
+        self.intercepts_ = [layer.b for layer in self._mlp.layers]
+
+    @property
+    def _loss_scale(self) -> int:
+        """scikit-learn's gradients sum over the outputs where deltaprop's losses average."""
+        return 1 if self._mlp.loss == "cross_entropy" else self.n_outputs_
+
+    def _core_targets(self, Y: np.ndarray) -> Tuple[Optional[np.ndarray], Optional[np.ndarray]]:
+        if self._mlp.loss == "cross_entropy":
+            return np.ascontiguousarray(np.argmax(Y, axis=1), dtype=np.int64), None
+        return None, np.ascontiguousarray(Y, dtype=self._mlp.dtype)
+
+    def _weights(self, sample_weight: Optional[np.ndarray]) -> Optional[np.ndarray]:
+        return None if sample_weight is None else np.ascontiguousarray(sample_weight, dtype=self._mlp.dtype)
+
+    def _fit_lbfgs(self, X: np.ndarray, Y: np.ndarray, sample_weight: Optional[np.ndarray]) -> None:
+        labels, values = self._core_targets(Y)
+        weights = self._weights(sample_weight)
+        scale = self._loss_scale
+        mass = X.shape[0] if sample_weight is None else float(np.sum(sample_weight))
+        l2 = self.alpha / (mass * scale) if mass > 0 else 0.0
+        net = self._mlp
+
+        def loss_and_grad(theta: np.ndarray) -> Tuple[float, np.ndarray]:
+            net._params[:] = theta
+            loss, grad = net._net.loss_and_grad(X, labels, values, l2, weights)
+            return scale * float(loss), scale * grad.astype(np.float64)
+
+        result = scipy.optimize.minimize(
+            loss_and_grad, net.get_params().astype(np.float64), method="L-BFGS-B", jac=True,
+            options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol})
+        if result.status != 0:
+            warnings.warn(f"lbfgs failed to converge after {result.nit} iteration(s) (status={result.status}): "
+                          f"{result.message}. Increase the number of iterations (max_iter) or scale the data.",
+                          ConvergenceWarning)
+        self.n_iter_ = int(result.nit)
+        self.loss_ = float(result.fun)
+        net._params[:] = result.x
+
+    def _fit_stochastic(self, X: np.ndarray, Y: np.ndarray, sample_weight: Optional[np.ndarray],
+                        incremental: bool) -> None:
+        net = self._mlp
+        if not incremental or not hasattr(self, "_lr"):
+            self._lr = float(self.learning_rate_init)
+            net._net.reset_optimizer_state()
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        X_val = Y_val = w_val = None
+        if self.early_stopping:
+            stratify = Y if is_classifier(self) and self.n_outputs_ == 1 else None
+            parts = [X, Y] + ([] if sample_weight is None else [sample_weight])
+            split = train_test_split(*parts, random_state=self._random_state, test_size=self.validation_fraction,
+                                     stratify=stratify)
+            X, X_val, Y, Y_val = split[:4]
+            if sample_weight is not None:
+                sample_weight, w_val = split[4], split[5]
+            if X_val.shape[0] < 2:
+                raise ValueError("The validation set is too small. Increase 'validation_fraction' or the size "
+                                 "of your dataset.")
+            if is_classifier(self):
+                Y_val = self._label_binarizer.inverse_transform(Y_val)
+            X = np.ascontiguousarray(X)
+        n = X.shape[0]
+        if self.batch_size == "auto":
+            batch = min(200, n)
+        else:
+            if self.batch_size > n:
+                warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going to be clipped")
+            batch = int(np.clip(self.batch_size, 1, n))
+        labels, values = self._core_targets(Y)
+        weights = self._weights(sample_weight)
+        scale = self._loss_scale
+        order = np.arange(n, dtype=np.int64)
+        for _ in range(self.max_iter):
+            if self.shuffle:  # as scikit-learn: each epoch reshuffles the previous order
+                order = shuffle(order, random_state=self._random_state)
+            loss = scale * float(net._net.train_epoch(X, labels, values, weights, order if self.shuffle else None,
+                                                      batch, self._config()))
+            self.n_iter_ += 1
+            self.loss_ = loss
+            self.t_ += n
+            self.loss_curve_.append(loss)
+            if self.verbose:
+                print(f"Iteration {self.n_iter_}, loss = {loss:.8f}")
+            self._update_no_improvement_count(X_val, Y_val, w_val)
+            if self.solver == "sgd" and self.learning_rate == "invscaling":
+                self._lr = self.learning_rate_init / (self.t_ + 1) ** self.power_t
+            if self._no_improvement_count > self.n_iter_no_change:
+                if self.solver == "sgd" and self.learning_rate == "adaptive" and self._lr > 1e-6:
+                    self._lr /= 5.0
+                    self._no_improvement_count = 0
+                    if self.verbose:
+                        print(f"Setting learning rate to {self._lr:f}")
+                else:
+                    if self.verbose:
+                        what = "Validation score" if self.early_stopping else "Training loss"
+                        print(f"{what} did not improve more than tol={self.tol} for {self.n_iter_no_change} "
+                              "consecutive epochs. Stopping.")
+                    break
+            if incremental:
+                break
+            if self.n_iter_ == self.max_iter:
+                warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
+                              "optimization hasn't converged yet.", ConvergenceWarning)
+        if self.early_stopping and self._best_params is not None:
+            net._params[:] = self._best_params
+
+    def _config(self) -> Any:
+        """The core's optimizer settings, scaled so that the steps are scikit-learn's."""
+        scale = self._loss_scale
+        cfg = _core.OptimizerConfig()
+        cfg.l2 = self.alpha / scale
+        cfg.l2_per_sample = True
+        if self.solver == "sgd":
+            cfg.kind, cfg.lr = 0, self._lr * scale
+            cfg.momentum = float(self.momentum)
+            cfg.nesterov = bool(self.nesterovs_momentum) and self.momentum > 0
+        else:
+            cfg.kind, cfg.lr = 1, float(self.learning_rate_init)
+            cfg.beta1, cfg.beta2, cfg.eps = float(self.beta_1), float(self.beta_2), float(self.epsilon) / scale
+        return cfg
+
+    def _update_no_improvement_count(self, X_val, Y_val, w_val) -> None:
+        if self.early_stopping:
+            score = self._score(X_val, Y_val, w_val)
+            self.validation_scores_.append(score)
+            if score < self.best_validation_score_ + self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if score > self.best_validation_score_:
+                self.best_validation_score_ = score
+                self._best_params = self._mlp.get_params()
+        else:
+            if self.loss_curve_[-1] > self.best_loss_ - self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            self.best_loss_ = min(self.best_loss_, self.loss_curve_[-1])
+
+    # ------------------------------------------------------------------ prediction
+    def _forward(self, X, check_input: bool = True) -> np.ndarray:
+        """The network's output (after softmax / sigmoid / identity) as float64, (n, n_outputs_)."""
+        check_is_fitted(self, "_mlp")
+        if check_input:
+            X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False, dtype=(np.float64, np.float32))
+        X = _dense(X)
+        return self._mlp._net.output(np.ascontiguousarray(X, dtype=self._mlp.dtype)).astype(np.float64)
+
+    def _score(self, X, y, sample_weight=None) -> float:
+        y_pred = self._predict(X, check_input=False)
+        if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
+            return np.nan
+        metric = accuracy_score if is_classifier(self) else r2_score
+        return float(metric(y, y_pred, sample_weight=sample_weight))
+
+    def _validate_xy(self, X, y, reset: bool, y_numeric: bool):
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True, y_numeric=y_numeric,
+                             dtype=(np.float64, np.float32), reset=reset)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        return _dense(X), y
+
+    # ------------------------------------------------------------------ pickling
+    def __getstate__(self) -> dict:
+        state = super().__getstate__()
+        state = dict(state)
+        state.pop("coefs_", None)       # views of _mlp's memory: rebound on load
+        state.pop("intercepts_", None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        if "_mlp" in self.__dict__:
+            self._bind_attributes()
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    """Multi-layer perceptron classifier with scikit-learn's `MLPClassifier` interface: softmax
+    output for multiclass, logistic for binary and multilabel (label-indicator y) targets."""
+
+    def _validate_input(self, X, y, incremental: bool, reset: bool):
+        X, y = self._validate_xy(X, y, reset, y_numeric=False)
+        if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
+            self._label_binarizer = LabelBinarizer()
+            self._label_binarizer.fit(y)
+            self.classes_ = self._label_binarizer.classes_
+        else:
+            classes = unique_labels(y)
+            if self.warm_start:
+                if set(classes) != set(self.classes_):
+                    raise ValueError("warm_start can only be used where `y` has the same classes as in the "
+                                     f"previous call to fit. Previously got {self.classes_}, `y` has {classes}")
+            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+                raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has {self.classes_}. "
+                                 f"'y' has {classes}.")
+        return X, self._label_binarizer.transform(y).astype(np.float64)
+
+    @available_if(_check_stochastic)
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """One epoch over (X, y); `classes` is required on the first call."""
+        if not hasattr(self, "classes_") or not hasattr(self, "_mlp"):
+            if classes is None:
+                raise ValueError("classes must be passed on the first call to partial_fit.")
+            self._label_binarizer = LabelBinarizer()
+            if type_of_target(y).startswith("multilabel"):
+                self._label_binarizer.fit(y)
+            else:
+                self._label_binarizer.fit(classes)
+            self.classes_ = self._label_binarizer.classes_
+            hidden = self._check_params()
+            X_checked, Y = self._validate_xy(X, y, reset=True, y_numeric=False)
+            Y = self._label_binarizer.transform(Y)
+            self._random_state = check_random_state(self.random_state)
+            self.n_outputs_ = Y.shape[1] if Y.ndim == 2 else 1
+            self._initialize(Y, [X_checked.shape[1]] + hidden + [self.n_outputs_])
+        elif classes is not None and not np.array_equal(np.sort(np.asarray(classes)), np.sort(self.classes_)):
+            raise ValueError(f"`classes={list(classes)}` is not the same as on the last call to partial_fit, "
+                             f"was: {self.classes_}")
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def predict(self, X):
+        """Class labels (or a label-indicator matrix for multilabel targets)."""
+        return self._predict(X)
+
+    def _predict(self, X, check_input: bool = True):
+        proba = self._forward(X, check_input)
+        if self.n_outputs_ == 1:
+            proba = proba.ravel()
+        if len(self.classes_) == 1:
+            return np.full(proba.shape[0], self.classes_[0])
+        return self._label_binarizer.inverse_transform(proba)
+
+    def predict_proba(self, X):
+        """Class probabilities, (n, n_classes) (binary: [1 - p, p])."""
+        proba = self._forward(X)
+        if self.n_outputs_ == 1:
+            p = proba.ravel()
+            return np.vstack([1 - p, p]).T
+        return proba
+
+    def predict_log_proba(self, X):
+        """log(predict_proba(X))."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+
+class MLPRegressor(RegressorMixin, _BaseMLP):
+    """Multi-layer perceptron regressor with scikit-learn's `MLPRegressor` interface (squared
+    error, identity output; y may have several columns). `loss` accepts 'squared_error' only."""
+
+    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate="constant", learning_rate_init=0.001,
+                 power_t=0.5, max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False,
+                 warm_start=False, momentum=0.9, nesterovs_momentum=True, early_stopping=False,
+                 validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10,
+                 max_fun=15000, dtype="float32"):
+        super().__init__(hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
+                         learning_rate=learning_rate, learning_rate_init=learning_rate_init, power_t=power_t,
+                         max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol, verbose=verbose,
+                         warm_start=warm_start, momentum=momentum, nesterovs_momentum=nesterovs_momentum,
+                         early_stopping=early_stopping, validation_fraction=validation_fraction, beta_1=beta_1,
+                         beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
+                         dtype=dtype)
+        self.loss = loss
+
+    def _check_params(self) -> List[int]:
+        if self.loss != "squared_error":
+            raise ValueError(f"The 'loss' parameter of MLPRegressor must be 'squared_error' (deltaprop has no "
+                             f"poisson loss). Got {self.loss!r} instead.")
+        return super()._check_params()
+
+    def _validate_input(self, X, y, incremental: bool, reset: bool):
+        X, y = self._validate_xy(X, y, reset, y_numeric=True)
+        return X, np.asarray(y, dtype=np.float64)
+
+    @available_if(_check_stochastic)
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch over (X, y), continuing the previous state."""
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def predict(self, X):
+        """Predicted values, (n,) for a single target, (n, n_outputs_) otherwise."""
+        return self._predict(X)
+
+    def _predict(self, X, check_input: bool = True):
+        out = self._forward(X, check_input)
+        return out.ravel() if self.n_outputs_ == 1 else out
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) \
+        and bool(np.isfinite(value))
+
+
+def _dense(X: Any) -> np.ndarray:
+    """Sparse input is densified: the core multiplies dense matrices."""
+    return X.toarray() if hasattr(X, "toarray") else X

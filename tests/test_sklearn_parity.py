@@ -1,0 +1,56 @@
+"""Parity with scikit-learn's own MLPs at the same hyperparameters: test accuracy on digits and
+R² on a regression set within 1 point."""
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("sklearn")
+pytest.importorskip("scipy")
+
+from sklearn import neural_network as sk  # noqa: E402
+from sklearn.datasets import load_digits, make_regression  # noqa: E402
+from sklearn.model_selection import train_test_split  # noqa: E402
+
+from deltaprop import sklearn as dps  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return train_test_split(X / 16.0, y, test_size=0.3, random_state=0, stratify=y)
+
+
+@pytest.fixture(scope="module")
+def regression():
+    X, y = make_regression(n_samples=1000, n_features=20, noise=10.0, random_state=0)
+    return train_test_split(X, y / y.std(), test_size=0.3, random_state=0)
+
+
+@pytest.mark.parametrize("params", [
+    dict(solver="adam", max_iter=100),
+    dict(solver="sgd", learning_rate_init=0.05, momentum=0.9, max_iter=60),
+    dict(solver="lbfgs", max_iter=100, alpha=1e-3),
+], ids=["adam", "sgd", "lbfgs"])
+def test_digits_accuracy_matches_scikit_learn(digits, params):
+    Xtr, Xte, ytr, yte = digits
+    params = dict(params, hidden_layer_sizes=(64,), random_state=0)
+    theirs = sk.MLPClassifier(**params).fit(Xtr, ytr).score(Xte, yte)
+    ours = dps.MLPClassifier(**params).fit(Xtr, ytr).score(Xte, yte)
+    assert ours > 0.95
+    assert abs(ours - theirs) <= 0.01
+
+
+@pytest.mark.parametrize("params", [
+    dict(solver="adam", learning_rate_init=0.01, max_iter=200),
+    dict(solver="sgd", learning_rate_init=0.01, learning_rate="invscaling", power_t=0.1, max_iter=100),
+    dict(solver="lbfgs", max_iter=200),
+], ids=["adam", "sgd-invscaling", "lbfgs"])
+def test_regression_r2_matches_scikit_learn(regression, params):
+    Xtr, Xte, ytr, yte = regression
+    params = dict(params, hidden_layer_sizes=(32,), random_state=0)
+    theirs = sk.MLPRegressor(**params).fit(Xtr, ytr).score(Xte, yte)
+    ours = dps.MLPRegressor(**params).fit(Xtr, ytr).score(Xte, yte)
+    assert ours > 0.9
+    assert abs(ours - theirs) <= 0.01
