@@ -137,3 +137,21 @@ def test_gemm_bitwise_identical_for_1_and_2_threads(shape):
         dp.set_num_threads(old)
     for one, two in zip(*results):
         np.testing.assert_array_equal(one, two)
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "tanh"])
+def test_vectorised_float32_activations_each_level(level, name):
+    # Dense sweep plus the branch points of the implementation (tanh switches at |x| = 0.625),
+    # tiny and huge arguments, infinities, and a length that leaves a partial vector.
+    z = np.concatenate([np.linspace(-87.0, 87.0, 40_001), [0.0, -0.0, 1e-8, -1e-8, 1e-30, 0.6249, 0.625,
+                        0.6251, -0.625, 1e30, -1e30, np.inf, -np.inf]]).astype(np.float32)
+    got = K.activation_forward(name, z).astype(np.float64)
+    z64 = z.astype(np.float64)
+    with np.errstate(all="ignore"):
+        e = np.exp(-np.abs(z64))
+        ref = np.tanh(z64) if name == "tanh" else np.where(z64 >= 0, 1 / (1 + e), e / (1 + e))
+    normal = np.abs(ref) >= 1e-37  # below, float32 results are denormal: compare absolutely
+    ulps = np.abs(got - ref)[normal] / np.spacing(np.abs(ref[normal]).astype(np.float32)).astype(np.float64)
+    assert ulps.max() <= 4.0, f"{name} at {level}: {ulps.max():.1f} ulp at z = {z[normal][np.argmax(ulps)]}"
+    assert np.abs(got - ref)[~normal].max(initial=0.0) < 2e-38
+    assert np.isnan(K.activation_forward(name, np.array([1.0, np.nan, -2.0], np.float32))[1])

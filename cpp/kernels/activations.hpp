@@ -3,7 +3,9 @@
 // relu, leaky_relu all allow it), so the network keeps only a, not z.
 #pragma once
 #include <cmath>
+#include <type_traits>
 #include "common.hpp"
+#include "vmath.hpp"
 
 namespace dp {
 
@@ -46,6 +48,10 @@ void activation_forward(Act act, const T* Z, T* A, idx n) {
         for (idx i = 0; i < n; ++i) A[i] = Z[i];
       return;
     default:
+      if constexpr (std::is_same_v<T, float>) {  // vectorised exp where the CPU allows
+        if (act == Act::Sigmoid) return active_vmath().sigmoid_f32(Z, A, n);
+        if (act == Act::Tanh) return active_vmath().tanh_f32(Z, A, n);
+      }
       for (idx i = 0; i < n; ++i) A[i] = activate(act, Z[i]);
   }
 }

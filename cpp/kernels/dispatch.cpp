@@ -5,6 +5,7 @@
 #include <mutex>
 #include <stdexcept>
 #include "gemm_arch.hpp"
+#include "vmath.hpp"
 
 namespace dp {
 namespace {
@@ -12,14 +13,19 @@ namespace {
 struct ArchTables {
   GemmArch<float> f32[3];
   GemmArch<double> f64[3];
+  VectorMath vmath[3];
   ArchTables() {
     fill_arch_generic(f32[0], f64[0]);
+    fill_vmath_generic(vmath[0]);
 #ifdef DELTAPROP_X86_KERNELS
     fill_arch_avx2(f32[1], f64[1]);
     fill_arch_avx512(f32[2], f64[2]);
+    fill_vmath_avx2(vmath[1]);
+    fill_vmath_avx512(vmath[2]);
 #else
     f32[1] = f32[2] = f32[0];
     f64[1] = f64[2] = f64[0];
+    vmath[1] = vmath[2] = vmath[0];
 #endif
   }
 };
@@ -88,6 +94,8 @@ SimdLevel parse_simd_level(const std::string& name) {
   throw std::invalid_argument("simd level must be one of 'generic', 'avx2', 'avx512', got '" +
                               name + "'");
 }
+
+const VectorMath& active_vmath() { return tables().vmath[static_cast<int>(active_simd_level())]; }
 
 template <>
 const GemmArch<float>& active_gemm_arch<float>() {

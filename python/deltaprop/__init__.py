@@ -6,9 +6,16 @@
 """
 from __future__ import annotations
 
+import os
 from typing import Any, Dict
 
-from . import _core, kernels
+# Idle OpenMP threads spin before they sleep. libgomp's default (300,000 rounds: milliseconds)
+# keeps them burning the cores between calls, which starves the caller's own code and everything
+# else on a busy machine; a few thousand rounds still bridge the gaps inside a training step.
+# Read when the OpenMP runtime starts (loading _core below); a value set by the user wins.
+os.environ.setdefault("GOMP_SPINCOUNT", "10000")
+
+from . import _core, kernels  # noqa: E402
 from ._validation import positive_int
 from .gradcheck import gradcheck
 from .history import History

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from typing import TYPE_CHECKING, Any, Optional, Tuple
 
 import numpy as np
 
-from ._validation import finite_float, positive_int
+from ._validation import choice, finite_float, positive_int
 from .history import History
 from .progress import EpochProgress
 from .training_run import TrainingRun, sample_weights, split_validation
@@ -26,7 +27,7 @@ def fit(net: "MLP", X: Any, y: Any, *, epochs: int = 10, batch_size: int = 32, o
         validation_split: float = 0.0, lr_schedule: Any = None, early_stopping: Any = None,
         callbacks: Any = None, sample_weight: Any = None, class_weight: Any = None,
         warm_start: bool = False, checkpoint: Any = None, checkpoint_every: int = 1,
-        resume: Any = None) -> History:
+        resume: Any = None, on_divergence: str = "raise") -> History:
     """Train `net` and return its History.
 
     X: (n, sizes[0]); y: targets as for the model's loss. Each epoch visits every row once, in
@@ -45,13 +46,16 @@ def fit(net: "MLP", X: Any, y: Any, *, epochs: int = 10, batch_size: int = 32, o
     every `checkpoint_every` epochs (and at the end); resume: continue the run saved at that path
     until `epochs` epochs in all, exactly as if it had not stopped. KeyboardInterrupt (Ctrl-C)
     stops at a batch boundary, leaves the model usable and propagates; `net.history_` then
-    holds the History so far.
+    holds the History so far. When the loss or the weights become NaN or inf, the weights of the
+    last finite epoch are restored and training stops: on_divergence='raise' (default) raises
+    FloatingPointError, 'warn' issues a RuntimeWarning and returns the History so far.
     """
     X, labels, values = net._data(X, y)
     epochs = positive_int(epochs, "epochs", minimum=0)
     batch_size = positive_int(batch_size, "batch_size")
     lr = finite_float(lr, "lr", positive=True)
     l2 = finite_float(l2, "l2", nonnegative=True)
+    on_divergence = choice(on_divergence, "on_divergence", ("raise", "warn"))
     val = None
     if validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
@@ -80,7 +84,7 @@ def fit(net: "MLP", X: Any, y: Any, *, epochs: int = 10, batch_size: int = 32, o
     progress = EpochProgress(epochs, enabled=verbose)
     start = time.perf_counter()
     try:
-        _epochs(net, run, history, val, progress, n, start)
+        _epochs(net, run, history, val, progress, n, start, on_divergence)
     except KeyboardInterrupt:
         history.interrupted = True
         net.history_ = history
@@ -94,13 +98,19 @@ def fit(net: "MLP", X: Any, y: Any, *, epochs: int = 10, batch_size: int = 32, o
 
 
 def _epochs(net: "MLP", run: TrainingRun, history: History, val: Any, progress: EpochProgress, n: int,
-            start: float) -> None:
+            start: float, on_divergence: str = "raise") -> None:
     lr = run.optimizer.lr
     for epoch in range(run.epoch, run.end_epoch):
+        snapshot = net.get_params()  # the last finite weights, put back if this epoch diverges
         loss = run.train_epoch(run.order())
-        if not math.isfinite(loss):
-            raise FloatingPointError(f"training diverged at epoch {epoch + 1}: the loss became {loss} "
-                                     f"(try a smaller lr, currently {lr})")
+        if not math.isfinite(loss) or not np.isfinite(net.get_params()).all():
+            _restore_after_divergence(net, snapshot)
+            message = (f"training diverged at epoch {epoch + 1}: the loss became {loss} (try a smaller "
+                       f"lr, currently {lr}); the weights of the last finite epoch were restored")
+            if on_divergence == "raise":
+                raise FloatingPointError(message)
+            warnings.warn(message, RuntimeWarning, stacklevel=4)
+            break
         history.train_loss.append(loss)
         if val is not None:
             scores = net.evaluate(*val)
@@ -112,3 +122,10 @@ def _epochs(net: "MLP", run: TrainingRun, history: History, val: Any, progress: 
         if run.epoch_end(history):
             break
 
+
+def _restore_after_divergence(net: "MLP", snapshot: np.ndarray) -> None:
+    """Back to the weights before the diverged epoch; the optimizer state (momentum, Adam
+    moments) saw the non-finite gradients, so it starts afresh."""
+    with net._net.lock.write:
+        net._params[:] = snapshot
+    net._net.reset_optimizer_state()

@@ -1,0 +1,21 @@
+// Vectorised float32 transcendental activations (sigmoid, tanh), one implementation per
+// instruction set, chosen with the GEMM kernels. float64 and the portable level use the scalar
+// functions of activations.hpp, which stay the reference.
+#pragma once
+#include "common.hpp"
+
+namespace dp {
+
+struct VectorMath {
+  const char* name;
+  void (*sigmoid_f32)(const float* in, float* out, idx n);  // out may alias in
+  void (*tanh_f32)(const float* in, float* out, idx n);
+};
+
+void fill_vmath_generic(VectorMath& vm);
+void fill_vmath_avx2(VectorMath& vm);
+void fill_vmath_avx512(VectorMath& vm);
+
+const VectorMath& active_vmath();
+
+}  // namespace dp

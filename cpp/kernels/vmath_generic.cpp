@@ -1,0 +1,19 @@
+// Portable sigmoid and tanh for float32: the scalar reference functions, element by element.
+#include "activations.hpp"
+#include "vmath.hpp"
+
+namespace dp {
+namespace {
+
+void sigmoid_scalar(const float* in, float* out, idx n) {
+  for (idx i = 0; i < n; ++i) out[i] = activate(Act::Sigmoid, in[i]);
+}
+void tanh_scalar(const float* in, float* out, idx n) {
+  for (idx i = 0; i < n; ++i) out[i] = std::tanh(in[i]);
+}
+
+}  // namespace
+
+void fill_vmath_generic(VectorMath& vm) { vm = {"generic", sigmoid_scalar, tanh_scalar}; }
+
+}  // namespace dp
