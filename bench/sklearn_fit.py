@@ -35,6 +35,8 @@ def cases(quick: bool):
     reg = (reg[0], reg[1] / reg[1].std())
     epochs = 10 if quick else 30
     yield "digits (64,) adam b=200", "clf", digits, dict(hidden_layer_sizes=(64,), solver="adam", max_iter=epochs)
+    yield "digits (32,) adam b=16", "clf", digits, dict(hidden_layer_sizes=(32,), solver="adam", batch_size=16,
+                                                      max_iter=epochs // 2)
     yield "digits (256,256) sgd b=32", "clf", digits, dict(hidden_layer_sizes=(256, 256), solver="sgd",
                                                           batch_size=32, learning_rate_init=0.01, max_iter=epochs // 2)
     yield "784-(256,)-10 adam b=128", "clf", wide, dict(hidden_layer_sizes=(256,), solver="adam", batch_size=128,

@@ -1,5 +1,6 @@
 // Reference-style loops: one pass per update, no branches in the loop bodies, so the compiler
-// vectorises them; element-wise, hence bitwise independent of threads and batch layout.
+// vectorises them (this file is built with -fno-math-errno: errno would keep sqrt scalar). Every
+// element is computed alone, so results do not depend on the vector width or thread count.
 #include "optimizers.hpp"
 #include <cmath>
 
@@ -34,6 +35,7 @@ void adam_update(T* params, T* m, T* v, const T* grad, idx count, T lr, T beta1,
   const T step_size = T(double(lr) / bc1);
   const T inv_sqrt_bc2 = T(1.0 / std::sqrt(bc2));
   const T one_b1 = T(1) - beta1, one_b2 = T(1) - beta2;
+#pragma omp simd
   for (idx i = 0; i < count; ++i) {
     const T g = grad[i];
     m[i] = beta1 * m[i] + one_b1 * g;
