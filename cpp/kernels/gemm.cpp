@@ -158,7 +158,8 @@ static bool gemm_row(const GemmArch<T>& arch, bool trans_a, bool trans_b, idx N,
   if (trans_a && trans_b) return false;  // rare; the general path handles it
   const idx step = dot_form ? arch.row_dot_nr : arch.row_nr;
   const idx tiles = ceil_div(N, step);
-  const int team = static_cast<int>(std::min<idx>(threads_for_work(2.0 * double(N) * double(K)), tiles));
+  const int team = static_cast<int>(
+      std::min<idx>(threads_for_work(2.0 * double(N) * double(K), kStreamingFlopsPerThread), tiles));
   auto& pool = pack_pool<T>(team);
   if (!dot_form && N % step != 0) {  // the partial last panel is packed, zero-padded
     pool[team - 1]->b.reserve(std::size_t(K * step));

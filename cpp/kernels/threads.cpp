@@ -59,9 +59,8 @@ bool openmp_enabled() {
 #endif
 }
 
-int threads_for_work(double flops) {
-  constexpr double kFlopsPerThread = 2.5e5;  // below this, a fork/join costs more than it saves
-  int useful = static_cast<int>(flops / kFlopsPerThread);
+int threads_for_work(double flops, double flops_per_thread) {
+  int useful = static_cast<int>(flops / flops_per_thread);
   return std::max(1, std::min(get_num_threads(), useful));
 }
 
