@@ -124,8 +124,9 @@ template <class T>
 static void gemm_dot(const GemmArch<T>& arch, idx M, idx N, idx K, T alpha, const T* A, idx lda,
                      const T* B, idx ldb, T beta, T* C, idx ldc, const GemmEpilogue<T>* epilogue) {
   const idx n_tiles = ceil_div(N, arch.dot_nr);
+  const double per_thread = M <= 8 ? kStreamingFlopsPerThread : kComputeFlopsPerThread;
   const int team = static_cast<int>(
-      std::min<idx>(threads_for_work(2.0 * double(M) * double(N) * double(K)), n_tiles));
+      std::min<idx>(threads_for_work(2.0 * double(M) * double(N) * double(K), per_thread), n_tiles));
   // Rows of A in chunks that stay in L2 while a few rows of B (in L1) sweep them.
   const idx chunk = std::max<idx>(arch.dot_mr, kDotRowChunk / arch.dot_mr * arch.dot_mr);
   auto run_share = [&](int t) {
@@ -222,7 +223,10 @@ void gemm(bool trans_a, bool trans_b, idx M, idx N, idx K, T alpha, const T* A, 
   if (4 * N <= arch.nr && M >= 2 * N)
     return gemm_narrow(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, epilogue);
   const idx m_tiles = ceil_div(M, arch.mr), n_tiles = ceil_div(N, arch.nr);
-  int team = threads_for_work(2.0 * double(M) * double(N) * double(K));
+  // A short inner dimension (a small-batch weight gradient or update) streams C through memory:
+  // worth a second thread as early as GEMV.
+  const double per_thread = K <= 16 ? kStreamingFlopsPerThread : kComputeFlopsPerThread;
+  int team = threads_for_work(2.0 * double(M) * double(N) * double(K), per_thread);
   // Split the larger tile count; never split K (that would reorder sums across threads).
   const bool split_n = n_tiles >= m_tiles || n_tiles >= 4 * team;
   team = static_cast<int>(std::min<idx>(team, split_n ? n_tiles : m_tiles));
