@@ -69,7 +69,7 @@ def main():
     rows = []
     for dtype in dtypes:
         C.say(f"\n## gemm {dtype}, {args.threads} threads, medians of {args.rounds} interleaved rounds")
-        part = [C.least_disturbed(lambda: bench_case(*c, dtype, args, rng), tries=2 if args.quick else 3)
+        part = [C.least_disturbed(lambda: bench_case(*c, dtype, args, rng), tries=1 if args.quick else 3)
                 for c in cases(args.quick)]
         tol = 1e-4 if dtype == "float32" else 1e-12
         for r in part:

@@ -105,7 +105,7 @@ def train(args):
         t0 = time.perf_counter()
         X, y = dataset(sizes, n)
         rows.append(C.least_disturbed(lambda: train_case(sizes, b, X, y, args, min_time),
-                                      tries=2 if args.quick else 3))
+                                      tries=1 if args.quick else 3))
         C.say(f"  {sizes} batch {b}: {time.perf_counter() - t0:.1f} s")
     cols = [("net", "net", "{}"), ("batch", "batch", "{}"), ("dp_step", "dp step/s", "{:,.0f}"),
             ("dp_fit", "dp fit/s", "{:,.0f}"), ("torch", "torch/s", "{:,.0f}"),
@@ -167,7 +167,7 @@ def scaling(args):
         return {"bench": "mlp_threads", "net": str(MNIST), "batch": b, "threads": nt,
                 "samples_s_1": n / C.median(s["1"]), "samples_s_n": n / C.median(s[str(nt)]),
                 "speedup": C.ratio(s["1"], s[str(nt)]), "other_load": load.share}
-    r = C.least_disturbed(measure, tries=2 if args.quick else 3)
+    r = C.least_disturbed(measure, tries=1 if args.quick else 3)
     C.say(f"## deltaprop thread scaling, train_step, {MNIST}, batch {b}")
     C.table([r], [("samples_s_1", "1 thread/s", "{:,.0f}"), ("samples_s_n", f"{nt} threads/s", "{:,.0f}"),
                   ("speedup", "speed-up", "{:.2f}"), ("other_load", "others", "{:.0%}")])
