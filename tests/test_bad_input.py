@@ -475,3 +475,16 @@ def test_mse_int_pred():
 def test_bce_shape_mismatch():
     with pytest.raises(ValueError, match=name("logits", "target")):
         K.sigmoid_binary_cross_entropy(np.zeros((2, 3)), np.zeros((2, 2)))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_value_found_at_every_position(dtype, bad):
+    # The finiteness check runs 16 lanes at a time plus a tail: probe every lane and the tail.
+    net = dp.MLP([37, 3], dtype=dtype)
+    X = np.ones((1, 37), dtype=dtype)
+    for position in range(37):
+        Xb = X.copy()
+        Xb[0, position] = bad
+        with pytest.raises(ValueError, match="X"):
+            net.predict(Xb)

@@ -182,9 +182,37 @@ void bind_losses(py::module_& m, const std::string& sfx) {
         });
 }
 
+// True when every value is finite: x * 0 is 0 for finite x and NaN for NaN or ±inf, so one
+// vectorisable sum answers the question (the order of the sum cannot change a NaN result).
+template <class T>
+bool all_finite(const T* x, idx n) {
+  constexpr int kLanes = 16;  // independent sums: the loop runs at load speed, not add latency
+  T acc[kLanes] = {};
+  idx i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int l = 0; l < kLanes; ++l) acc[l] += x[i + l] * T(0);
+  for (; i < n; ++i) acc[0] += x[i] * T(0);
+  T total = 0;
+  for (int l = 0; l < kLanes; ++l) total += acc[l];
+  return total == T(0);
+}
+
+template <class T>
+void bind_checks(py::module_& m, const std::string& sfx) {
+  m.def(("all_finite_" + sfx).c_str(), [](Array<T> a) {
+    const T* x = a.data();
+    const idx n = a.size();
+    if (n < (idx(1) << 16)) return all_finite(x, n);
+    py::gil_scoped_release nogil;
+    return all_finite(x, n);
+  });
+}
+
 }  // namespace
 
 void register_kernels(py::module_& m) {
+  bind_checks<float>(m, "float32");
+  bind_checks<double>(m, "float64");
   bind_gemm<float>(m, "float32");
   bind_gemm<double>(m, "float64");
   bind_layers<float>(m, "float32");

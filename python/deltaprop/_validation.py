@@ -5,11 +5,14 @@ Messages name the argument, what was expected and what came.
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
 from typing import Any, Optional, Sequence
 
 import numpy as np
+
+from . import _core
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -47,8 +50,18 @@ def check_ndim(arr: np.ndarray, ndim: int, name: str) -> None:
         raise ValueError(f"{name}: expected a {ndim}-D array, got {arr.ndim}-D with shape {_shape_text(arr.shape)}")
 
 
+_CORE_ALL_FINITE = {np.dtype(np.float32): _core.all_finite_float32, np.dtype(np.float64): _core.all_finite_float64}
+
+
+def _all_finite(arr: np.ndarray) -> bool:
+    check = _CORE_ALL_FINITE.get(arr.dtype)
+    if check is not None and arr.flags.c_contiguous:  # one vectorised pass, no temporary
+        return check(arr)
+    return bool(np.isfinite(arr).all())
+
+
 def check_finite(arr: np.ndarray, name: str) -> None:
-    if arr.size and not np.isfinite(arr).all():
+    if arr.size and not _all_finite(arr):
         bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
         raise ValueError(f"{name}: expected finite values, got {bad} NaN or inf value(s)")
 
@@ -112,6 +125,7 @@ def choice(value: Any, name: str, options: Sequence[str]) -> str:
     return value
 
 
+@functools.lru_cache(maxsize=1)
 def physical_memory_bytes() -> int:
     """Installed memory in bytes (0 when the platform does not say)."""
     try:
