@@ -81,7 +81,7 @@ void fill_arch_avx512(GemmArch<float>& f32, GemmArch<double>& f64) {
   f32 = {"avx512", 6, 64, 240, 256, 512, isa_avx512::sgemm_ukr_avx512_6x64,
          4, 4, isa_avx512::sgemm_dot_avx512_4x4,
          8*16, isa_avx512::sgemm_row_avx512, 8, isa_avx512::sgemm_row_dot_avx512};
-  f64 = {"avx512", 6, 32, 240, 256, 256, isa_avx512::dgemm_ukr_avx512_6x32,
+  f64 = {"avx512", 6, 32, 60, 256, 512, isa_avx512::dgemm_ukr_avx512_6x32,
          4, 4, isa_avx512::dgemm_dot_avx512_4x4,
          8*8, isa_avx512::dgemm_row_avx512, 8, isa_avx512::dgemm_row_dot_avx512};
 }
