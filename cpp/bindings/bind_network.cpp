@@ -52,6 +52,22 @@ inline void check_signals() {
   if (PyErr_CheckSignals() != 0) throw py::error_already_set();
 }
 
+// The visiting order of an epoch (null: row order); every index must name a row of X.
+inline const std::int64_t* checked_order(const std::optional<Array<std::int64_t>>& order, idx n) {
+  if (!order) return nullptr;
+  require_shape(*order, {n}, "order");
+  const std::int64_t* ord = order->data();
+  for (idx i = 0; i < n; ++i)
+    if (ord[i] < 0 || ord[i] >= n) throw py::value_error("order: row index out of range");
+  return ord;
+}
+
+// Staging buffers hold one batch of rows: at least 1, never more than the data has.
+inline idx checked_batch(idx batch, idx n) {
+  if (batch < 1) throw py::value_error("batch_size: must be >= 1");
+  return std::min(batch, n);
+}
+
 template <class T>
 idx checked_rows(const Network<T>& net, const Array<T>& X) {
   require_shape(X, {-1, net.input_width()}, "X");
@@ -172,15 +188,8 @@ void bind_network_type(py::module_& m, const char* name) {
              const idx n = checked_rows(net, X);
              TargetArrays<T> y{labels, values};
              Target<T> t = y.target(net, n);
-             const std::int64_t* ord = nullptr;
-             if (order) {
-               require_shape(*order, {n}, "order");
-               ord = order->data();
-               for (idx i = 0; i < n; ++i)
-                 if (ord[i] < 0 || ord[i] >= n) throw py::value_error("order: row index out of range");
-             }
-             if (batch < 1) throw py::value_error("batch_size: must be >= 1");
-             batch = std::min(batch, n);  // staging buffers are batch rows: no more than n
+             const std::int64_t* ord = checked_order(order, n);
+             batch = checked_batch(batch, n);
              const T* x = X.data();
              py::gil_scoped_release nogil;
              return net.train_epoch_sgd(x, t, n, ord, batch, lr, l2, check_signals);
@@ -205,15 +214,8 @@ void bind_network_type(py::module_& m, const char* name) {
              TargetArrays<T> y{labels, values};
              Target<T> t = y.target(net, n);
              const T* w = checked_weights(weights, n);
-             const std::int64_t* ord = nullptr;
-             if (order) {
-               require_shape(*order, {n}, "order");
-               ord = order->data();
-               for (idx i = 0; i < n; ++i)
-                 if (ord[i] < 0 || ord[i] >= n) throw py::value_error("order: row index out of range");
-             }
-             if (batch < 1) throw py::value_error("batch_size: must be >= 1");
-             batch = std::min(batch, n);  // staging buffers are batch rows: no more than n
+             const std::int64_t* ord = checked_order(order, n);
+             batch = checked_batch(batch, n);
              const T* x = X.data();
              py::gil_scoped_release nogil;
              return net.train_epoch(x, t, w, n, ord, batch, cfg, check_signals);
