@@ -160,13 +160,18 @@ class GuardedNetwork:
     it; every other method (training steps and epochs, gradients, optimizer state, parameter
     views) takes it alone. Attributes that are not methods pass through."""
 
-    READERS = ("forward", "output", "activations", "evaluate_loss")
+    READERS = ("forward", "output", "activations", "evaluate_loss", "evaluate")
 
     def __init__(self, core: Any, lock: ReadWriteLock = None):
         self.core = core
         self.lock = ReadWriteLock() if lock is None else lock
         for name in self.READERS:
-            setattr(self, name, _shared(getattr(core, name), self.lock))
+            if hasattr(core, name):
+                setattr(self, name, _shared(getattr(core, name), self.lock))
+
+    def has(self, name: str) -> bool:
+        """Whether the core network has a method `name`."""
+        return hasattr(self.core, name)
 
     def __getattr__(self, name: str) -> Any:
         if name == "core":  # not yet set (e.g. during copy or unpickling)
