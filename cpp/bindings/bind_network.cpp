@@ -83,15 +83,33 @@ py::array view(const Network<T>& net, const T* ptr, std::vector<py::ssize_t> sha
 }
 
 template <class T>
+py::tuple gradient_of(Network<T>& net, Array<T> X, std::optional<Array<std::int64_t>> labels,
+                      std::optional<Array<T>> values, T l2, std::optional<Array<T>> weights) {
+  const idx n = checked_rows(net, X);
+  TargetArrays<T> y{labels, values};
+  Target<T> t = y.target(net, n);
+  const T* w = checked_weights(weights, n);
+  Array<T> grad({net.num_params()});
+  T* g = grad.mutable_data();
+  const T* x = X.data();
+  double loss;
+  {
+    py::gil_scoped_release nogil;
+    loss = net.gradient(x, t, n, l2, g, w);
+  }
+  return py::make_tuple(loss, grad);
+}
+
+template <class T>
 void bind_network_type(py::module_& m, const char* name) {
   using Net = Network<T>;
   py::class_<Net>(m, name)
       .def(py::init([](std::vector<idx> sizes, std::vector<int> acts, int loss, std::uint64_t seed) {
              check_network_sizes(sizes, sizeof(T));
-             checked_loss_id(loss, 3);
+             const LossKind kind = checked_loss(loss);
              std::vector<Act> a;
              for (int v : acts) a.push_back(checked_activation(v));
-             return new Net(std::move(sizes), std::move(a), static_cast<LossKind>(loss), seed);
+             return new Net(std::move(sizes), std::move(a), kind, seed);
            }),
            py::arg("sizes"), py::arg("activations"), py::arg("loss"), py::arg("seed"))
       .def_property_readonly("num_params", &Net::num_params)
@@ -152,25 +170,45 @@ void bind_network_type(py::module_& m, const char* name) {
              py::gil_scoped_release nogil;
              return net.evaluate_loss(x, t, n);
            })
-      .def("loss_and_grad",
-           [](Net& net, Array<T> X, std::optional<Array<std::int64_t>> labels,
-              std::optional<Array<T>> values, T l2, std::optional<Array<T>> weights) {
+      .def("evaluate",
+           [](const Net& net, Array<T> X, std::optional<Array<std::int64_t>> labels,
+              std::optional<Array<T>> values) {
              const idx n = checked_rows(net, X);
              TargetArrays<T> y{labels, values};
              Target<T> t = y.target(net, n);
-             const T* w = checked_weights(weights, n);
-             Array<T> grad({net.num_params()});
-             T* g = grad.mutable_data();
+             Array<T> logits({n, net.output_width()});
+             T* out = logits.mutable_data();
              const T* x = X.data();
              double loss;
              {
                py::gil_scoped_release nogil;
-               loss = net.loss_and_grad(x, t, n, l2, g, w);
+               loss = net.evaluate(x, t, n, out);
              }
-             return py::make_tuple(loss, grad);
+             return py::make_tuple(loss, logits);
            },
-           py::arg("X"), py::arg("labels"), py::arg("values"), py::arg("l2"),
-           py::arg("weights") = py::none())
+           py::arg("X"), py::arg("labels"), py::arg("values"),
+           "(mean loss, logits) from one forward pass")
+      .def("gradient", &gradient_of<T>, py::arg("X"), py::arg("labels"), py::arg("values"),
+           py::arg("l2"), py::arg("weights") = py::none(),
+           "(mean loss + l2/2 Σ‖W‖², its gradient): the gradient without an update")
+      .def("loss_and_grad", &gradient_of<T>, py::arg("X"), py::arg("labels"), py::arg("values"),
+           py::arg("l2"), py::arg("weights") = py::none(), "The former name of gradient")
+      .def("apply_gradient",
+           [](Net& net, Array<T> grad, const OptimConfig& cfg, std::optional<double> mass) {
+             require_shape(grad, {net.num_params()}, "grad");
+             if (cfg.l2_per_sample && cfg.l2 != 0.0 && !mass)
+               throw py::value_error("mass: expected the batch's rows (or weight sum) with "
+                                     "l2_per_sample, got None");
+             if (mass && !(*mass >= 0.0))
+               throw py::value_error("mass: expected a number >= 0, got " + std::to_string(*mass));
+             std::vector<T> g(grad.data(), grad.data() + grad.size());  // the caller's stays as is
+             py::gil_scoped_release nogil;
+             net.apply_gradient(g.data(), cfg, mass.value_or(0.0));
+           },
+           py::arg("grad"), py::arg("cfg"), py::arg("mass") = py::none(),
+           "One optimizer step from a gradient of the data loss (as gradient(l2=0) gives, e.g. "
+           "averaged over shards); the coupled L2 term (cfg.l2, over `mass` with l2_per_sample) "
+           "is added here")
       .def("train_step_sgd",
            [](Net& net, Array<T> X, std::optional<Array<std::int64_t>> labels,
               std::optional<Array<T>> values, T lr, T l2) {
@@ -180,19 +218,6 @@ void bind_network_type(py::module_& m, const char* name) {
              const T* x = X.data();
              py::gil_scoped_release nogil;
              return net.train_step_sgd(x, t, n, lr, l2);
-           })
-      .def("train_epoch_sgd",
-           [](Net& net, Array<T> X, std::optional<Array<std::int64_t>> labels,
-              std::optional<Array<T>> values, std::optional<Array<std::int64_t>> order,
-              idx batch, T lr, T l2) {
-             const idx n = checked_rows(net, X);
-             TargetArrays<T> y{labels, values};
-             Target<T> t = y.target(net, n);
-             const std::int64_t* ord = checked_order(order, n);
-             batch = checked_batch(batch, n);
-             const T* x = X.data();
-             py::gil_scoped_release nogil;
-             return net.train_epoch_sgd(x, t, n, ord, batch, lr, l2, check_signals);
            })
       .def("train_step",
            [](Net& net, Array<T> X, std::optional<Array<std::int64_t>> labels,
@@ -242,12 +267,8 @@ void bind_optimizer_config(py::module_& m) {
   py::class_<OptimConfig>(m, "OptimizerConfig")
       .def(py::init<>())
       .def_property(
-          "kind", [](const OptimConfig& c) { return int(c.kind); },
-          [](OptimConfig& c, int k) {
-            if (k != int(OptimKind::Sgd) && k != int(OptimKind::Adam))
-              throw py::value_error("kind: expected 0 (sgd) or 1 (adam)");
-            c.kind = static_cast<OptimKind>(k);
-          })
+          "kind", [](const OptimConfig& c) { return c.kind; },
+          [](OptimConfig& c, int k) { c.kind = checked_optimizer_kind(k); })
       .def_readwrite("lr", &OptimConfig::lr)
       .def_readwrite("momentum", &OptimConfig::momentum)
       .def_readwrite("nesterov", &OptimConfig::nesterov)

@@ -40,8 +40,11 @@ Network<T>::Network(std::vector<idx> sizes, std::vector<Act> hidden_acts, LossKi
 
 template <class T>
 void Network<T>::output_transform(T* logits, idx n) const {
-  if (loss_ == LossKind::CrossEntropy) softmax_rows(logits, n, output_width(), logits);
-  if (loss_ == LossKind::BinaryCrossEntropy) sigmoid(logits, n * output_width(), logits);
+  switch (output_transform_of(loss_)) {
+    case OutputTransform::Softmax: return softmax_rows(logits, n, output_width(), logits);
+    case OutputTransform::Sigmoid: return sigmoid(logits, n * output_width(), logits);
+    case OutputTransform::Identity: return;
+  }
 }
 
 template <class T>
@@ -93,6 +96,12 @@ double Network<T>::evaluate_loss(const T* X, Target<T> y, idx n) const {
   std::vector<T> logits(std::size_t(n * output_width()));
   forward(X, n, logits.data());
   return loss_of(logits.data(), y, n, nullptr);
+}
+
+template <class T>
+double Network<T>::evaluate(const T* X, Target<T> y, idx n, T* logits) const {
+  forward(X, n, logits);
+  return loss_of(logits, y, n, nullptr);
 }
 
 template <class T>
@@ -201,26 +210,45 @@ void Network<T>::backward_to_grad(const T* X, idx n, T l2, T* grad) {
   }
 }
 
+namespace {
+// The coupled L2 strength of a step: scikit-learn's alpha is divided by the batch's rows (or
+// weight sum); an empty or all-zero-weight batch gets none.
+double effective_l2(const OptimConfig& cfg, double mass) {
+  if (!cfg.l2_per_sample) return cfg.l2;
+  return mass > 0.0 ? cfg.l2 / mass : 0.0;
+}
+
+template <class T>
+double batch_mass(const T* weights, idx n) {
+  if (!weights) return double(n);
+  double mass = 0.0;
+  for (idx i = 0; i < n; ++i) mass += double(weights[i]);
+  return mass;
+}
+}  // namespace
+
 template <class T>
 double Network<T>::optimizer_step(const T* X, Target<T> y, const T* weights, idx n,
                                   const OptimConfig& cfg) {
-  const T lr = T(cfg.lr);
-  T l2 = T(cfg.l2);
-  if (cfg.l2_per_sample) {  // scikit-learn's alpha: divided by the batch's rows (or weight sum)
-    double mass = double(n);
-    if (weights) {
-      mass = 0.0;
-      for (idx i = 0; i < n; ++i) mass += double(weights[i]);
-    }
-    l2 = mass > 0.0 ? T(cfg.l2 / mass) : T(0);
-  }
-  if (cfg.is_plain_sgd()) return sgd_step(X, y, weights, n, lr, l2);
+  const T l2 = T(effective_l2(cfg, cfg.l2_per_sample ? batch_mass(weights, n) : double(n)));
+  if (cfg.is_plain_sgd()) return sgd_step(X, y, weights, n, T(cfg.lr), l2);
 
   const idx count = num_params();
   if (idx(grad_.size()) != count) grad_.assign(std::size_t(count), T(0));
   const double loss = forward_train(X, y, weights, n, l2);
-  backward_to_grad(X, n, l2, grad_.data());
-  if (cfg.clip_norm > 0.0) clip_by_global_norm(grad_.data(), count, T(cfg.clip_norm));
+  backward_to_grad(X, n, T(0), grad_.data());
+  apply_update(grad_.data(), cfg, l2);
+  return loss;
+}
+
+template <class T>
+void Network<T>::apply_update(T* grad, const OptimConfig& cfg, T l2) {
+  const idx count = num_params();
+  const T lr = T(cfg.lr);
+  if (l2 != T(0))
+    for (idx l = 0; l < num_layers(); ++l)
+      add_l2_gradient(grad + w_off_[l], params_.data() + w_off_[l], sizes_[l + 1] * sizes_[l], l2);
+  if (cfg.clip_norm > 0.0) clip_by_global_norm(grad, count, T(cfg.clip_norm));
   if (cfg.weight_decay != 0.0)
     for (idx l = 0; l < num_layers(); ++l)
       decoupled_weight_decay(params_.data() + w_off_[l], sizes_[l + 1] * sizes_[l], lr,
@@ -229,15 +257,20 @@ double Network<T>::optimizer_step(const T* X, Target<T> y, const T* weights, idx
   if (cfg.kind == OptimKind::Adam) {
     if (idx(adam_m_.size()) != count) adam_m_.assign(std::size_t(count), T(0));
     if (idx(adam_v_.size()) != count) adam_v_.assign(std::size_t(count), T(0));
-    adam_update(params_.data(), adam_m_.data(), adam_v_.data(), grad_.data(), count, lr,
+    adam_update(params_.data(), adam_m_.data(), adam_v_.data(), grad, count, lr,
                 T(cfg.beta1), T(cfg.beta2), T(cfg.eps), steps_);
   } else {
     if (cfg.momentum != 0.0 && idx(velocity_.size()) != count)
       velocity_.assign(std::size_t(count), T(0));
-    sgd_momentum_update(params_.data(), velocity_.empty() ? nullptr : velocity_.data(),
-                        grad_.data(), count, lr, T(cfg.momentum), cfg.nesterov);
+    sgd_momentum_update(params_.data(), velocity_.empty() ? nullptr : velocity_.data(), grad,
+                        count, lr, T(cfg.momentum), cfg.nesterov);
   }
-  return loss;
+}
+
+template <class T>
+void Network<T>::apply_gradient(T* grad, const OptimConfig& cfg, double mass) {
+  std::lock_guard<std::mutex> lock(train_mutex_);
+  apply_update(grad, cfg, T(effective_l2(cfg, mass)));
 }
 
 template <class T>
@@ -245,16 +278,6 @@ double Network<T>::train_step(const T* X, Target<T> y, const T* weights, idx n,
                               const OptimConfig& cfg) {
   std::lock_guard<std::mutex> lock(train_mutex_);
   return optimizer_step(X, y, weights, n, cfg);
-}
-
-template <class T>
-double Network<T>::train_epoch_sgd(const T* X, Target<T> y, idx n, const std::int64_t* order,
-                                   idx batch, T lr, T l2,
-                                   const std::function<void()>& between_batches) {
-  OptimConfig cfg;
-  cfg.lr = double(lr);
-  cfg.l2 = double(l2);
-  return train_epoch(X, y, nullptr, n, order, batch, cfg, between_batches);
 }
 
 template <class T>
@@ -300,7 +323,7 @@ double Network<T>::train_epoch(const T* X, Target<T> y, const T* weights, idx n,
 }
 
 template <class T>
-double Network<T>::loss_and_grad(const T* X, Target<T> y, idx n, T l2, T* grad, const T* weights) {
+double Network<T>::gradient(const T* X, Target<T> y, idx n, T l2, T* grad, const T* weights) {
   std::lock_guard<std::mutex> lock(train_mutex_);
   const double loss = forward_train(X, y, weights, n, l2);
   backward_to_grad(X, n, l2, grad);

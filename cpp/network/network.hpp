@@ -6,7 +6,7 @@
 //
 // Thread safety: inference (forward/activations/evaluate_loss) allocates per call and only reads
 // the parameters, so concurrent inference calls are safe. Training calls (train_step*,
-// train_epoch*, loss_and_grad, setting the optimizer state) serialise on an internal mutex; they
+// train_epoch, gradient, apply_gradient, setting the optimizer state) serialise on an internal mutex; they
 // must not overlap inference or optimizer-state reads on the same network (the Python layer
 // guards this with a reader/writer lock).
 #pragma once
@@ -18,12 +18,6 @@
 #include "../kernels/losses.hpp"
 
 namespace dp {
-
-// Loss ids are part of the saved-model format: append only.
-enum class LossKind : int { CrossEntropy = 0, MeanSquared = 1, BinaryCrossEntropy = 2 };
-
-// Optimizer ids are part of the checkpoint format: append only.
-enum class OptimKind : int { Sgd = 0, Adam = 1 };
 
 // How a training step updates the parameters. The gradient is that of the (weighted) mean loss
 // plus the coupled L2 term l2 · W (weights only); it is clipped to clip_norm (0: off), then
@@ -70,20 +64,25 @@ class Network {
   // predict_proba's output: softmax / sigmoid / identity of the logits.
   void output(const T* X, idx n, T* out) const;
   double evaluate_loss(const T* X, Target<T> y, idx n) const;
+  // The mean loss (no L2 term) and the logits (n, out), from one forward pass.
+  double evaluate(const T* X, Target<T> y, idx n, T* logits) const;
 
   // Mean loss + l2/2 Σ‖W‖²; grad (num_params) receives its gradient. With `weights` (n, or
   // null) the mean is weighted: Σ w_i loss_i / Σ w_i.
-  double loss_and_grad(const T* X, Target<T> y, idx n, T l2, T* grad, const T* weights = nullptr);
+  double gradient(const T* X, Target<T> y, idx n, T l2, T* grad, const T* weights = nullptr);
+  // Applies an externally computed gradient (num_params values, e.g. averaged over shards) as
+  // train_step would: adds the coupled L2 term itself (cfg.l2, divided by `mass` — the batch's
+  // rows or weight sum — when cfg.l2_per_sample), then clipping, decoupled weight decay and the
+  // optimizer's update. So `grad` is the gradient of the data loss alone: gradient(l2 = 0).
+  // `grad` is used as scratch (it is clipped and the L2 term added in place).
+  void apply_gradient(T* grad, const OptimConfig& cfg, double mass);
   // One fused minibatch SGD step; returns the loss before the update (with the L2 term).
   double train_step_sgd(const T* X, Target<T> y, idx n, T lr, T l2);
-  // One epoch of SGD over the rows in `order` (all n rows in turn if null), in batches of
-  // `batch` rows; `between_batches` runs after every batch (it may throw to stop at a batch
-  // boundary). Returns the mean per-sample loss of the epoch.
-  double train_epoch_sgd(const T* X, Target<T> y, idx n, const std::int64_t* order, idx batch,
-                         T lr, T l2, const std::function<void()>& between_batches);
   // One step of any optimizer (plain SGD goes through the fused path); `weights` may be null.
   double train_step(const T* X, Target<T> y, const T* weights, idx n, const OptimConfig& cfg);
-  // train_epoch_sgd for any optimizer, with optional per-row weights (n, indexed like X).
+  // One epoch over the rows in `order` (all n rows in turn if null), in batches of `batch` rows,
+  // with optional per-row weights (n, indexed like X); `between_batches` runs after every batch
+  // (it may throw to stop at a batch boundary). Returns the mean per-sample loss of the epoch.
   double train_epoch(const T* X, Target<T> y, const T* weights, idx n, const std::int64_t* order,
                      idx batch, const OptimConfig& cfg, const std::function<void()>& between_batches);
 
@@ -103,6 +102,7 @@ class Network {
   void backward_to_grad(const T* X, idx n, T l2, T* grad);  // after forward_train
   double sgd_step(const T* X, Target<T> y, const T* weights, idx n, T lr, T l2);
   double optimizer_step(const T* X, Target<T> y, const T* weights, idx n, const OptimConfig& cfg);
+  void apply_update(T* grad, const OptimConfig& cfg, T l2);
   void ensure_workspace(idx n);
   double loss_of(const T* logits, Target<T> y, idx n, T* grad) const;
   double l2_penalty(T l2) const;

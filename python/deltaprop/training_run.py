@@ -115,11 +115,9 @@ class TrainingRun:
     def train_epoch(self, order: Optional[np.ndarray]) -> float:
         lr = self.schedule.lr(self.optimizer.lr, self.epoch, self.samples_seen)
         cfg = self.optimizer.config(lr, self.l2, self.l2_per_sample)
-        if cfg.is_plain_sgd and self.weights is None and not self.l2_per_sample:
-            loss = self.net._net.train_epoch_sgd(self.X, self.labels, self.values, order, self.batch_size, lr, self.l2)
-        else:
-            loss = self.net._net.train_epoch(self.X, self.labels, self.values, self.weights, order,
-                                             self.batch_size, cfg)
+        # Plain SGD takes the core's fused step inside train_epoch.
+        loss = self.net._net.train_epoch(self.X, self.labels, self.values, self.weights, order,
+                                         self.batch_size, cfg)
         self.samples_seen += self.X.shape[0]
         self.history.lr.append(float(lr))
         return float(loss)
