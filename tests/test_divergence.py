@@ -9,12 +9,15 @@ import numpy as np
 import pytest
 
 import deltaprop as dp
+from deltaprop import _core
 
 # A linear model with mse on x = 1, y = 0: each one-row SGD step multiplies the prediction by
 # (1 - 2·lr) = -5 at lr = 3, so float32 overflows after some 25 steps: epoch 3 of 10 steps.
 X = np.ones((10, 1), dtype=np.float32)
 Y = np.zeros((10, 1), dtype=np.float32)
 FIT = dict(batch_size=1, lr=3.0, shuffle=False)
+SGD = _core.OptimizerConfig()
+SGD.lr = 3.0
 
 
 def _net():
@@ -25,7 +28,7 @@ def _diverging_epoch():
     """The epoch at which the example diverges, found with the core's epochs directly."""
     net = _net()
     for epoch in range(1, 50):
-        loss = net.network.train_epoch(X, None, Y, None, None, 1, dp.SGD(lr=3.0).config())
+        loss = net.network.train_epoch(X, None, Y, None, None, 1, SGD)
         if not np.isfinite(loss) or not np.isfinite(net.get_params()).all():
             return epoch
     raise AssertionError("the model never diverged")

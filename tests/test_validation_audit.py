@@ -111,15 +111,21 @@ def test_core_network_inference_checks_feature_count(method, extra):
         getattr(net, method)(z(5, 4), *extra)
 
 
+def _sgd(lr):
+    cfg = _core.OptimizerConfig()
+    cfg.lr = lr
+    return cfg
+
+
 def test_core_network_train_epoch_checks_order_and_labels():
     net = _core.Network_float32([3, 4, 2], [3], 0, 0)
     X, y = z(5, 3), np.zeros(5, np.int64)
     with pytest.raises(ValueError, match="order"):
-        net.train_epoch_sgd(X, y, None, np.array([0, 1, 2, 3, 5]), 2, 0.1, 0.0)
+        net.train_epoch(X, y, None, None, np.array([0, 1, 2, 3, 5]), 2, _sgd(0.1))
     with pytest.raises(ValueError, match="y"):
-        net.train_epoch_sgd(X, np.zeros(4, np.int64), None, None, 2, 0.1, 0.0)
+        net.train_epoch(X, np.zeros(4, np.int64), None, None, None, 2, _sgd(0.1))
     with pytest.raises(ValueError, match="batch_size"):
-        net.train_epoch_sgd(X, y, None, None, 0, 0.1, 0.0)
+        net.train_epoch(X, y, None, None, None, 0, _sgd(0.1))
 
 
 def test_core_network_batch_larger_than_the_data_is_one_batch():
@@ -129,8 +135,8 @@ def test_core_network_batch_larger_than_the_data_is_one_batch():
     a = _core.Network_float32([3, 4, 2], [3], 0, 0)
     b = _core.Network_float32([3, 4, 2], [3], 0, 0)
     order = np.arange(6, dtype=np.int64)[::-1].copy()
-    a.train_epoch_sgd(X, y, None, order, 2**62, 0.1, 0.0)
-    b.train_epoch_sgd(X, y, None, order, 6, 0.1, 0.0)
+    a.train_epoch(X, y, None, None, order, 2**62, _sgd(0.1))
+    b.train_epoch(X, y, None, None, order, 6, _sgd(0.1))
     np.testing.assert_array_equal(a.params(), b.params())
 
 

@@ -63,19 +63,29 @@ T* output_data(const py::array& a, const std::vector<idx>& expected, const char*
   return static_cast<T*>(const_cast<void*>(a.data()));
 }
 
-// Activation and loss ids: the enums' ranges (an unknown id would silently act as identity).
+// Vocabulary ids: in their tables' ranges (an unknown id would silently act as identity).
 inline Act checked_activation(int id, const char* name = "activation") {
-  if (id < 0 || id > int(Act::LeakyRelu))
+  const int count = table_size(kActivations);
+  if (id < 0 || id >= count)
     throw py::value_error(std::string(name) + ": expected an activation id in [0, " +
-                          std::to_string(int(Act::LeakyRelu)) + "], got " + std::to_string(id));
+                          std::to_string(count - 1) + "], got " + std::to_string(id));
   return static_cast<Act>(id);
 }
 
-inline int checked_loss_id(int id, int count) {
+inline LossKind checked_loss(int id, const char* name = "loss") {
+  const int count = table_size(kLosses);
   if (id < 0 || id >= count)
-    throw py::value_error("loss: expected a loss id in [0, " + std::to_string(count - 1) +
-                          "], got " + std::to_string(id));
-  return id;
+    throw py::value_error(std::string(name) + ": expected a loss id in [0, " +
+                          std::to_string(count - 1) + "], got " + std::to_string(id));
+  return static_cast<LossKind>(id);
+}
+
+inline OptimKind checked_optimizer_kind(int id, const char* name = "kind") {
+  const int count = table_size(kOptimizers);
+  if (id < 0 || id >= count)
+    throw py::value_error(std::string(name) + ": expected an optimizer id in [0, " +
+                          std::to_string(count - 1) + "] (0 sgd, 1 adam), got " + std::to_string(id));
+  return static_cast<OptimKind>(id);
 }
 
 // Physical memory in bytes (0 if unknown).

@@ -15,7 +15,7 @@ template <class T>
 struct TargetArrays {  // keeps the converted arrays alive while raw pointers are in use
   std::optional<Array<std::int64_t>> labels;
   std::optional<Array<T>> values;
-  Target<T> target(const Network<T>& net, idx n) const {
+  Target<T> target(const Model<T>& net, idx n) const {
     if (labels) {
       require_shape(*labels, {n}, "y");
       return {labels->data(), nullptr};
@@ -69,7 +69,7 @@ inline idx checked_batch(idx batch, idx n) {
 }
 
 template <class T>
-idx checked_rows(const Network<T>& net, const Array<T>& X) {
+idx checked_rows(const Model<T>& net, const Array<T>& X) {
   require_shape(X, {-1, net.input_width()}, "X");
   return X.shape(0);
 }
@@ -83,34 +83,55 @@ py::array view(const Network<T>& net, const T* ptr, std::vector<py::ssize_t> sha
 }
 
 template <class T>
+py::tuple gradient_of(Network<T>& net, Array<T> X, std::optional<Array<std::int64_t>> labels,
+                      std::optional<Array<T>> values, T l2, std::optional<Array<T>> weights) {
+  const idx n = checked_rows(net.model(), X);
+  TargetArrays<T> y{labels, values};
+  Target<T> t = y.target(net.model(), n);
+  const T* w = checked_weights(weights, n);
+  Array<T> grad({net.model().num_params()});
+  T* g = grad.mutable_data();
+  const T* x = X.data();
+  double loss;
+  {
+    py::gil_scoped_release nogil;
+    loss = net.gradient(x, t, n, l2, g, w);
+  }
+  return py::make_tuple(loss, grad);
+}
+
+template <class T>
 void bind_network_type(py::module_& m, const char* name) {
   using Net = Network<T>;
   py::class_<Net>(m, name)
       .def(py::init([](std::vector<idx> sizes, std::vector<int> acts, int loss, std::uint64_t seed) {
              check_network_sizes(sizes, sizeof(T));
-             checked_loss_id(loss, 3);
+             const LossKind kind = checked_loss(loss);
              std::vector<Act> a;
              for (int v : acts) a.push_back(checked_activation(v));
-             return new Net(std::move(sizes), std::move(a), static_cast<LossKind>(loss), seed);
+             return new Net(std::move(sizes), std::move(a), kind, seed);
            }),
            py::arg("sizes"), py::arg("activations"), py::arg("loss"), py::arg("seed"))
-      .def_property_readonly("num_params", &Net::num_params)
-      .def_property_readonly("sizes", &Net::sizes)
+      .def_property_readonly("num_params", [](const Net& net) { return net.model().num_params(); })
+      .def_property_readonly("sizes", [](const Net& net) { return net.model().sizes(); })
       .def("params", [](py::object self) {
         Net& net = self.cast<Net&>();
-        return view(net, net.params(), {net.num_params()}, self);
+        return view(net, net.params(), {net.model().num_params()}, self);
       })
       .def("weight", [](py::object self, idx l) {
         Net& net = self.cast<Net&>();
-        if (l < 0 || l >= net.num_layers()) throw py::index_error("layer index out of range");
-        return view(net, net.params() + net.weight_offset(l), {net.sizes()[l + 1], net.sizes()[l]}, self);
+        const Model<T>& m = net.model();
+        if (l < 0 || l >= m.num_layers()) throw py::index_error("layer index out of range");
+        return view(net, net.params() + m.weight_offset(l), {m.sizes()[l + 1], m.sizes()[l]}, self);
       })
       .def("bias", [](py::object self, idx l) {
         Net& net = self.cast<Net&>();
-        if (l < 0 || l >= net.num_layers()) throw py::index_error("layer index out of range");
-        return view(net, net.params() + net.bias_offset(l), {net.sizes()[l + 1]}, self);
+        const Model<T>& m = net.model();
+        if (l < 0 || l >= m.num_layers()) throw py::index_error("layer index out of range");
+        return view(net, net.params() + m.bias_offset(l), {m.sizes()[l + 1]}, self);
       })
-      .def("forward", [](const Net& net, Array<T> X) {
+      .def("forward", [](const Net& self, Array<T> X) {
+        const Model<T>& net = self.model();
         const idx n = checked_rows(net, X);
         Array<T> out({n, net.output_width()});
         const T* x = X.data();
@@ -119,7 +140,8 @@ void bind_network_type(py::module_& m, const char* name) {
         net.forward(x, n, o);
         return out;
       })
-      .def("output", [](const Net& net, Array<T> X) {
+      .def("output", [](const Net& self, Array<T> X) {
+        const Model<T>& net = self.model();
         const idx n = checked_rows(net, X);
         Array<T> out({n, net.output_width()});
         const T* x = X.data();
@@ -128,7 +150,8 @@ void bind_network_type(py::module_& m, const char* name) {
         net.output(x, n, o);
         return out;
       })
-      .def("activations", [](const Net& net, Array<T> X) {
+      .def("activations", [](const Net& self, Array<T> X) {
+        const Model<T>& net = self.model();
         const idx n = checked_rows(net, X);
         py::list result;
         std::vector<T*> outs;
@@ -143,8 +166,9 @@ void bind_network_type(py::module_& m, const char* name) {
         return result;
       })
       .def("evaluate_loss",
-           [](const Net& net, Array<T> X, std::optional<Array<std::int64_t>> labels,
+           [](const Net& self, Array<T> X, std::optional<Array<std::int64_t>> labels,
               std::optional<Array<T>> values) {
+             const Model<T>& net = self.model();
              const idx n = checked_rows(net, X);
              TargetArrays<T> y{labels, values};
              Target<T> t = y.target(net, n);
@@ -152,55 +176,63 @@ void bind_network_type(py::module_& m, const char* name) {
              py::gil_scoped_release nogil;
              return net.evaluate_loss(x, t, n);
            })
-      .def("loss_and_grad",
-           [](Net& net, Array<T> X, std::optional<Array<std::int64_t>> labels,
-              std::optional<Array<T>> values, T l2, std::optional<Array<T>> weights) {
+      .def("evaluate",
+           [](const Net& self, Array<T> X, std::optional<Array<std::int64_t>> labels,
+              std::optional<Array<T>> values) {
+             const Model<T>& net = self.model();
              const idx n = checked_rows(net, X);
              TargetArrays<T> y{labels, values};
              Target<T> t = y.target(net, n);
-             const T* w = checked_weights(weights, n);
-             Array<T> grad({net.num_params()});
-             T* g = grad.mutable_data();
+             Array<T> logits({n, net.output_width()});
+             T* out = logits.mutable_data();
              const T* x = X.data();
              double loss;
              {
                py::gil_scoped_release nogil;
-               loss = net.loss_and_grad(x, t, n, l2, g, w);
+               loss = net.evaluate(x, t, n, out);
              }
-             return py::make_tuple(loss, grad);
+             return py::make_tuple(loss, logits);
            },
-           py::arg("X"), py::arg("labels"), py::arg("values"), py::arg("l2"),
-           py::arg("weights") = py::none())
+           py::arg("X"), py::arg("labels"), py::arg("values"),
+           "(mean loss, logits) from one forward pass")
+      .def("gradient", &gradient_of<T>, py::arg("X"), py::arg("labels"), py::arg("values"),
+           py::arg("l2"), py::arg("weights") = py::none(),
+           "(mean loss + l2/2 Σ‖W‖², its gradient): the gradient without an update")
+      .def("loss_and_grad", &gradient_of<T>, py::arg("X"), py::arg("labels"), py::arg("values"),
+           py::arg("l2"), py::arg("weights") = py::none(), "The former name of gradient")
+      .def("apply_gradient",
+           [](Net& net, Array<T> grad, const OptimConfig& cfg, std::optional<double> mass) {
+             require_shape(grad, {net.model().num_params()}, "grad");
+             if (cfg.l2_per_sample && cfg.l2 != 0.0 && !mass)
+               throw py::value_error("mass: expected the batch's rows (or weight sum) with "
+                                     "l2_per_sample, got None");
+             if (mass && !(*mass >= 0.0))
+               throw py::value_error("mass: expected a number >= 0, got " + std::to_string(*mass));
+             std::vector<T> g(grad.data(), grad.data() + grad.size());  // the caller's stays as is
+             py::gil_scoped_release nogil;
+             net.apply_gradient(g.data(), cfg, mass.value_or(0.0));
+           },
+           py::arg("grad"), py::arg("cfg"), py::arg("mass") = py::none(),
+           "One optimizer step from a gradient of the data loss (as gradient(l2=0) gives, e.g. "
+           "averaged over shards); the coupled L2 term (cfg.l2, over `mass` with l2_per_sample) "
+           "is added here")
       .def("train_step_sgd",
            [](Net& net, Array<T> X, std::optional<Array<std::int64_t>> labels,
               std::optional<Array<T>> values, T lr, T l2) {
-             const idx n = checked_rows(net, X);
+             const idx n = checked_rows(net.model(), X);
              TargetArrays<T> y{labels, values};
-             Target<T> t = y.target(net, n);
+             Target<T> t = y.target(net.model(), n);
              const T* x = X.data();
              py::gil_scoped_release nogil;
              return net.train_step_sgd(x, t, n, lr, l2);
-           })
-      .def("train_epoch_sgd",
-           [](Net& net, Array<T> X, std::optional<Array<std::int64_t>> labels,
-              std::optional<Array<T>> values, std::optional<Array<std::int64_t>> order,
-              idx batch, T lr, T l2) {
-             const idx n = checked_rows(net, X);
-             TargetArrays<T> y{labels, values};
-             Target<T> t = y.target(net, n);
-             const std::int64_t* ord = checked_order(order, n);
-             batch = checked_batch(batch, n);
-             const T* x = X.data();
-             py::gil_scoped_release nogil;
-             return net.train_epoch_sgd(x, t, n, ord, batch, lr, l2, check_signals);
            })
       .def("train_step",
            [](Net& net, Array<T> X, std::optional<Array<std::int64_t>> labels,
               std::optional<Array<T>> values, std::optional<Array<T>> weights,
               const OptimConfig& cfg) {
-             const idx n = checked_rows(net, X);
+             const idx n = checked_rows(net.model(), X);
              TargetArrays<T> y{labels, values};
-             Target<T> t = y.target(net, n);
+             Target<T> t = y.target(net.model(), n);
              const T* w = checked_weights(weights, n);
              const T* x = X.data();
              py::gil_scoped_release nogil;
@@ -210,9 +242,9 @@ void bind_network_type(py::module_& m, const char* name) {
            [](Net& net, Array<T> X, std::optional<Array<std::int64_t>> labels,
               std::optional<Array<T>> values, std::optional<Array<T>> weights,
               std::optional<Array<std::int64_t>> order, idx batch, const OptimConfig& cfg) {
-             const idx n = checked_rows(net, X);
+             const idx n = checked_rows(net.model(), X);
              TargetArrays<T> y{labels, values};
-             Target<T> t = y.target(net, n);
+             Target<T> t = y.target(net.model(), n);
              const T* w = checked_weights(weights, n);
              const std::int64_t* ord = checked_order(order, n);
              batch = checked_batch(batch, n);
@@ -223,15 +255,16 @@ void bind_network_type(py::module_& m, const char* name) {
       .def("optimizer_state",
            [](const Net& net) {
              py::dict state;
-             state["steps"] = net.optimizer_steps();
-             state["velocity"] = copy_of(net.velocity());
-             state["adam_m"] = copy_of(net.adam_m());
-             state["adam_v"] = copy_of(net.adam_v());
+             const OptimizerState<T>& opt = net.optimizer();
+             state["steps"] = opt.steps();
+             state["velocity"] = copy_of(opt.velocity());
+             state["adam_m"] = copy_of(opt.adam_m());
+             state["adam_v"] = copy_of(opt.adam_v());
              return state;
            })
       .def("set_optimizer_state",
            [](Net& net, std::int64_t steps, Array<T> velocity, Array<T> m, Array<T> v) {
-             const idx p = net.num_params();
+             const idx p = net.model().num_params();
              net.set_optimizer_state(steps, vector_of(velocity, p, "velocity"),
                                      vector_of(m, p, "adam_m"), vector_of(v, p, "adam_v"));
            })
@@ -242,12 +275,8 @@ void bind_optimizer_config(py::module_& m) {
   py::class_<OptimConfig>(m, "OptimizerConfig")
       .def(py::init<>())
       .def_property(
-          "kind", [](const OptimConfig& c) { return int(c.kind); },
-          [](OptimConfig& c, int k) {
-            if (k != int(OptimKind::Sgd) && k != int(OptimKind::Adam))
-              throw py::value_error("kind: expected 0 (sgd) or 1 (adam)");
-            c.kind = static_cast<OptimKind>(k);
-          })
+          "kind", [](const OptimConfig& c) { return c.kind; },
+          [](OptimConfig& c, int k) { c.kind = checked_optimizer_kind(k); })
       .def_readwrite("lr", &OptimConfig::lr)
       .def_readwrite("momentum", &OptimConfig::momentum)
       .def_readwrite("nesterov", &OptimConfig::nesterov)

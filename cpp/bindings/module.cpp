@@ -43,6 +43,7 @@ PYBIND11_MODULE(_core, m) {
 
   // std::invalid_argument from the core becomes ValueError; bad_alloc becomes MemoryError
   // (pybind11's defaults).
+  dp::bind::register_vocabulary(m);
   dp::bind::register_kernels(m);
   dp::bind::register_network(m);
 }

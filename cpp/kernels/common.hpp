@@ -1,18 +1,14 @@
-// Shared vocabulary of the core: index type, activation ids, aligned scratch buffers.
+// Shared by every kernel: the index type, the vocabulary (activation ids), aligned scratch buffers.
 #pragma once
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <new>
+#include "../common/vocabulary.hpp"
 
 namespace dp {
 
 using idx = std::ptrdiff_t;
-
-// Activation functions of a layer. Values are part of the saved-model format: append only.
-enum class Act : int { Identity = 0, Sigmoid = 1, Tanh = 2, Relu = 3, LeakyRelu = 4 };
-
-constexpr double kLeakySlope = 0.01;  // leaky_relu(z) = z for z > 0, 0.01 z otherwise
 
 // A growable 64-byte-aligned scratch buffer. Grows only (never shrinks), so once a workload has
 // run, repeated runs allocate nothing.

@@ -166,12 +166,7 @@ class GuardedNetwork:
         self.core = core
         self.lock = ReadWriteLock() if lock is None else lock
         for name in self.READERS:
-            if hasattr(core, name):
-                setattr(self, name, _shared(getattr(core, name), self.lock))
-
-    def has(self, name: str) -> bool:
-        """Whether the core network has a method `name`."""
-        return hasattr(self.core, name)
+            setattr(self, name, _shared(getattr(core, name), self.lock))
 
     def __getattr__(self, name: str) -> Any:
         if name == "core":  # not yet set (e.g. during copy or unpickling)

@@ -2,8 +2,8 @@
 on which device.
 
 Everything above (network.py and up) calls only the methods every backend's network class
-exposes — params, weight, bias, forward, output, activations, evaluate_loss, loss_and_grad,
-train_step, train_epoch, optimizer_state, set_optimizer_state, reset_optimizer_state — so a new
+exposes — params, weight, bias, forward, output, activations, evaluate, evaluate_loss, gradient,
+apply_gradient, train_step, train_epoch, optimizer_state, set_optimizer_state, reset_optimizer_state — so a new
 backend (a CUDA network class) plugs in here and nowhere else.
 """
 from __future__ import annotations

@@ -192,10 +192,7 @@ class Network:
         """{"loss": mean loss (without L2)} plus "accuracy" for the classification losses, from one
         forward pass."""
         check_fits_in_memory(X.shape[0] * self.sizes[-1], self.dtype.itemsize, "X", "the output")
-        if self._core.has("evaluate"):
-            loss, logits = self._core.evaluate(X, labels, values)
-        else:  # a core built before it evaluated in one pass
-            loss, logits = self._core.evaluate_loss(X, labels, values), self._core.forward(X)
+        loss, logits = self._core.evaluate(X, labels, values)
         result = {"loss": float(loss)}
         if self.loss == "cross_entropy":
             truth = labels if labels is not None else np.argmax(values, axis=1)
@@ -208,8 +205,15 @@ class Network:
     def loss_and_grad(self, X: np.ndarray, labels: Optional[np.ndarray], values: Optional[np.ndarray],
                       l2: float = 0.0, weights: Optional[np.ndarray] = None) -> Tuple[float, np.ndarray]:
         """Mean (weighted) loss + l2/2 · Σ‖W‖² and its gradient, flat, in get_params() order."""
-        loss, grad = self._core.loss_and_grad(X, labels, values, l2, weights)
+        loss, grad = self._core.gradient(X, labels, values, l2, weights)
         return float(loss), grad
+
+    def apply_gradient(self, grad: np.ndarray, config: Any, mass: Optional[float] = None) -> None:
+        """One optimizer step from `grad`, the gradient of the data loss alone (loss_and_grad with
+        l2 = 0, e.g. summed across processes): the core adds config's L2 term (over `mass`, the
+        batch's rows or weight sum, when l2 is per sample), clips, decays and updates, exactly as
+        train_step would."""
+        self._core.apply_gradient(grad, config, mass)
 
     def train_step(self, X: np.ndarray, labels: Optional[np.ndarray], values: Optional[np.ndarray],
                    weights: Optional[np.ndarray], config: Any) -> float:

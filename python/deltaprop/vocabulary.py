@@ -22,14 +22,6 @@ def _members(enum: Any) -> Dict[str, Any]:
     return dict(sorted(enum.__members__.items(), key=lambda item: int(item[1])))
 
 
-if not hasattr(_core, "Activation"):  # a core built before it exported its vocabulary
-    import enum
-
-    _core.Activation = enum.IntEnum("Activation", "identity sigmoid tanh relu leaky_relu", start=0)
-    _core.Loss = enum.IntEnum("Loss", "cross_entropy mse binary_cross_entropy", start=0)
-    _core.OptimizerKind = enum.IntEnum("OptimizerKind", "sgd adam", start=0)
-    _core.output_activation = lambda member: ("softmax", "identity", "sigmoid")[int(member)]
-
 _ACTIVATION = _members(_core.Activation)
 _LOSS = _members(_core.Loss)
 _OPTIMIZER_KIND = _members(_core.OptimizerKind)

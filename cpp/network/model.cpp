@@ -1,0 +1,184 @@
+#include "model.hpp"
+#include <algorithm>
+#include <stdexcept>
+#include <utility>
+#include "../kernels/losses.hpp"
+#include "../kernels/optimizers.hpp"
+#include "../layers/dense.hpp"
+#include "init.hpp"
+
+namespace dp {
+namespace {
+constexpr idx kInferenceChunk = 1024;  // rows per pass in inference: bounded scratch memory
+}
+
+template <class T>
+Model<T>::Model(std::vector<idx> sizes, std::vector<Act> hidden_acts, LossKind loss,
+                std::uint64_t seed)
+    : sizes_(std::move(sizes)), acts_(std::move(hidden_acts)), loss_(loss) {
+  if (sizes_.size() < 2) throw std::invalid_argument("sizes: need at least 2 layer widths");
+  if (acts_.size() != sizes_.size() - 2)
+    throw std::invalid_argument("activation: need one activation per hidden layer");
+  for (idx s : sizes_)
+    if (s < 1) throw std::invalid_argument("sizes: every width must be >= 1");
+  // The output layer's initialisation follows the hidden activation (Glorot if there is none).
+  const Act output_init = acts_.empty() ? Act::Identity : acts_.back();
+  acts_.push_back(Act::Identity);
+
+  idx total = 0;
+  for (idx l = 0; l < num_layers(); ++l) {
+    w_off_.push_back(total);
+    total += weight_count(l) + sizes_[l + 1];
+  }
+  params_.assign(std::size_t(total), T(0));
+  SplitMix64 rng(seed);
+  for (idx l = 0; l < num_layers(); ++l) {
+    const Act init_as = l + 1 < num_layers() ? acts_[l] : output_init;
+    init_weights(params_.data() + w_off_[l], sizes_[l + 1], sizes_[l], init_as, rng);
+  }
+}
+
+// ------------------------------------------------------------------------------- inference
+
+template <class T>
+void Model<T>::output_transform(T* logits, idx n) const {
+  switch (output_transform_of(loss_)) {
+    case OutputTransform::Softmax: return softmax_rows(logits, n, output_width(), logits);
+    case OutputTransform::Sigmoid: return sigmoid(logits, n * output_width(), logits);
+    case OutputTransform::Identity: return;
+  }
+}
+
+template <class T>
+void Model<T>::forward(const T* X, idx n, T* logits) const {
+  const idx widest = *std::max_element(sizes_.begin(), sizes_.end());
+  std::vector<T> ping(std::size_t(std::min(n, kInferenceChunk) * widest)), pong(ping.size());
+  for (idx r0 = 0; r0 < n; r0 += kInferenceChunk) {
+    const idx rows = std::min(kInferenceChunk, n - r0);
+    const T* in = X + r0 * input_width();
+    for (idx l = 0; l < num_layers(); ++l) {
+      const bool last = l + 1 == num_layers();
+      T* out = last ? logits + r0 * output_width() : (l % 2 ? pong.data() : ping.data());
+      dense_forward(out, static_cast<T*>(nullptr), in, params_.data() + w_off_[l],
+                    params_.data() + bias_offset(l), rows, sizes_[l], sizes_[l + 1], acts_[l]);
+      in = out;
+    }
+  }
+}
+
+template <class T>
+void Model<T>::output(const T* X, idx n, T* out) const {
+  forward(X, n, out);
+  output_transform(out, n);
+}
+
+template <class T>
+void Model<T>::activations(const T* X, idx n, const std::vector<T*>& outs) const {
+  const T* in = X;
+  for (idx l = 0; l < num_layers(); ++l) {
+    dense_forward(outs[l], static_cast<T*>(nullptr), in, params_.data() + w_off_[l],
+                  params_.data() + bias_offset(l), n, sizes_[l], sizes_[l + 1], acts_[l]);
+    in = outs[l];
+  }
+  output_transform(outs.back(), n);
+}
+
+template <class T>
+double Model<T>::loss_of(const T* logits, Target<T> y, idx n, T* grad) const {
+  const idx c = output_width();
+  switch (loss_) {
+    case LossKind::CrossEntropy: return softmax_cross_entropy(logits, n, c, y, grad);
+    case LossKind::MeanSquared: return mean_squared_error(logits, n, c, y.values, grad);
+    default: return sigmoid_binary_cross_entropy(logits, n, c, y.values, grad);
+  }
+}
+
+template <class T>
+double Model<T>::evaluate_loss(const T* X, Target<T> y, idx n) const {
+  std::vector<T> logits(std::size_t(n * output_width()));
+  return evaluate(X, y, n, logits.data());
+}
+
+template <class T>
+double Model<T>::evaluate(const T* X, Target<T> y, idx n, T* logits) const {
+  forward(X, n, logits);
+  return loss_of(logits, y, n, nullptr);
+}
+
+// -------------------------------------------------------------------------------- training
+
+template <class T>
+double Model<T>::l2_penalty(T l2) const {
+  if (l2 == T(0)) return 0.0;
+  double sum = 0.0;
+  for (idx l = 0; l < num_layers(); ++l) sum += squared_norm(params_.data() + w_off_[l], weight_count(l));
+  return 0.5 * double(l2) * sum;
+}
+
+template <class T>
+void Model<T>::add_l2_gradient(T* grad, T l2) const {
+  if (l2 == T(0)) return;
+  for (idx l = 0; l < num_layers(); ++l)
+    dp::add_l2_gradient(grad + w_off_[l], params_.data() + w_off_[l], weight_count(l), l2);
+}
+
+template <class T>
+double Model<T>::weighted_loss_of(const T* logits, Target<T> y, const T* weights, idx n,
+                                  T* grad) const {
+  if (!weights) return loss_of(logits, y, n, grad);
+  // Row by row: loss_i and d loss_i / d logits_i, then scaled by w_i / Σ w.
+  const idx c = output_width();
+  double wsum = 0.0;
+  for (idx i = 0; i < n; ++i) wsum += double(weights[i]);
+  const double inv = wsum > 0.0 ? 1.0 / wsum : 0.0;  // an all-zero batch contributes nothing
+  double total = 0.0;
+  for (idx i = 0; i < n; ++i) {
+    Target<T> row{y.labels ? y.labels + i : nullptr, y.values ? y.values + i * c : nullptr};
+    total += double(weights[i]) * loss_of(logits + i * c, row, 1, grad + i * c);
+    const T scale = T(double(weights[i]) * inv);
+    for (idx j = 0; j < c; ++j) grad[i * c + j] *= scale;
+  }
+  return total * inv;
+}
+
+template <class T>
+double Model<T>::forward_train(const T* X, Target<T> y, const T* weights, idx n, T l2,
+                               BackpropWorkspace<T>& ws) const {
+  const T* in = X;
+  for (idx l = 0; l < num_layers(); ++l) {
+    dense_forward(ws.act(l), static_cast<T*>(nullptr), in, params_.data() + w_off_[l],
+                  params_.data() + bias_offset(l), n, sizes_[l], sizes_[l + 1], acts_[l]);
+    in = ws.act(l);
+  }
+  // delta_a receives dLoss/dlogits (already divided by the batch size: losses are means).
+  return weighted_loss_of(ws.act(num_layers() - 1), y, weights, n, ws.delta_a()) + l2_penalty(l2);
+}
+
+template <class T>
+void Model<T>::backward(const T* X, idx n, BackpropWorkspace<T>& ws, const GradientSink<T>& sink) {
+  const bool fused = sink.grad == nullptr;
+  T* delta = ws.delta_a();
+  T* below = ws.delta_b();
+  for (idx l = num_layers() - 1; l >= 0; --l) {
+    const idx in_w = sizes_[l], out_w = sizes_[l + 1];
+    const T* a_in = l == 0 ? X : ws.act(l - 1);
+    T* W = params_.data() + w_off_[l];
+    T* b = params_.data() + bias_offset(l);
+    // The delta of the layer below uses the old W, so it comes before a fused update of W.
+    if (l > 0) dense_backward_input(below, delta, W, ws.act(l - 1), acts_[l - 1], n, in_w, out_w);
+    if (fused) {
+      column_sums(ws.db(), delta, n, out_w);
+      dense_backward_weights(W, delta, a_in, n, in_w, out_w, -sink.lr, T(1) - sink.lr * sink.l2);
+      for (idx j = 0; j < out_w; ++j) b[j] -= sink.lr * ws.db()[j];
+    } else {
+      column_sums(sink.grad + bias_offset(l), delta, n, out_w);
+      dense_backward_weights(sink.grad + w_off_[l], delta, a_in, n, in_w, out_w, T(1), T(0));
+    }
+    std::swap(delta, below);
+  }
+}
+
+template class Model<float>;
+template class Model<double>;
+
+}  // namespace dp

@@ -1,0 +1,91 @@
+#include "trainer.hpp"
+#include <algorithm>
+
+namespace dp {
+namespace {
+// Rows of a batch, or the sum of their weights: what a weighted mean divides by.
+template <class T>
+double batch_mass(const T* weights, idx n) {
+  if (!weights) return double(n);
+  double mass = 0.0;
+  for (idx i = 0; i < n; ++i) mass += double(weights[i]);
+  return mass;
+}
+}  // namespace
+
+template <class T>
+double Trainer<T>::gradient(Model<T>& model, const T* X, Target<T> y, const T* weights, idx n,
+                            T l2, T* grad) {
+  ws_.reserve(model.sizes(), n);
+  const double loss = model.forward_train(X, y, weights, n, l2, ws_);
+  model.backward(X, n, ws_, GradientSink<T>::into(grad));
+  model.add_l2_gradient(grad, l2);
+  return loss;
+}
+
+template <class T>
+double Trainer<T>::sgd_step(Model<T>& model, OptimizerState<T>& opt, const T* X, Target<T> y,
+                            const T* weights, idx n, T lr, T l2) {
+  ws_.reserve(model.sizes(), n);
+  const double loss = model.forward_train(X, y, weights, n, l2, ws_);
+  model.backward(X, n, ws_, GradientSink<T>::sgd_step(lr, l2));
+  opt.count_fused_step();
+  return loss;
+}
+
+template <class T>
+double Trainer<T>::step(Model<T>& model, OptimizerState<T>& opt, const T* X, Target<T> y,
+                        const T* weights, idx n, const OptimConfig& cfg) {
+  const T l2 = T(cfg.l2_for_batch(cfg.l2_per_sample ? batch_mass(weights, n) : double(n)));
+  if (cfg.is_plain_sgd()) return sgd_step(model, opt, X, y, weights, n, T(cfg.lr), l2);
+
+  if (idx(grad_.size()) != model.num_params()) grad_.assign(std::size_t(model.num_params()), T(0));
+  ws_.reserve(model.sizes(), n);
+  const double loss = model.forward_train(X, y, weights, n, l2, ws_);
+  model.backward(X, n, ws_, GradientSink<T>::into(grad_.data()));
+  opt.apply(model, grad_.data(), cfg, l2);  // adds the L2 term's gradient first
+  return loss;
+}
+
+template <class T>
+double Trainer<T>::epoch(Model<T>& model, OptimizerState<T>& opt, const T* X, Target<T> y,
+                         const T* weights, idx n, const std::int64_t* order, idx batch,
+                         const OptimConfig& cfg, const std::function<void()>& between_batches) {
+  const idx in_w = model.input_width(), out_w = model.output_width();
+  if (order) {  // staging for gathered rows, sized once
+    batch_x_.resize(std::size_t(batch * in_w));
+    if (y.labels) batch_labels_.resize(std::size_t(batch));
+    if (y.values) batch_values_.resize(std::size_t(batch * out_w));
+    if (weights) batch_weights_.resize(std::size_t(batch));
+  }
+  double total = 0.0, mass = 0.0;
+  for (idx r0 = 0; r0 < n; r0 += batch) {
+    const idx rows = std::min(batch, n - r0);
+    const T* xb = X + r0 * in_w;
+    const T* wb = weights ? weights + r0 : nullptr;
+    Target<T> yb{y.labels ? y.labels + r0 : nullptr, y.values ? y.values + r0 * out_w : nullptr};
+    if (order) {
+      for (idx i = 0; i < rows; ++i) {
+        const idx src = idx(order[r0 + i]);
+        std::copy_n(X + src * in_w, in_w, batch_x_.data() + i * in_w);
+        if (y.labels) batch_labels_[i] = y.labels[src];
+        if (y.values) std::copy_n(y.values + src * out_w, out_w, batch_values_.data() + i * out_w);
+        if (weights) batch_weights_[i] = weights[src];
+      }
+      xb = batch_x_.data();
+      wb = weights ? batch_weights_.data() : nullptr;
+      yb = {y.labels ? batch_labels_.data() : nullptr, y.values ? batch_values_.data() : nullptr};
+    }
+    // The epoch's loss is the mean over rows, weighted like the batches' losses.
+    const double batch_weight = batch_mass(wb, rows);
+    total += step(model, opt, xb, yb, wb, rows, cfg) * batch_weight;
+    mass += batch_weight;
+    if (between_batches) between_batches();
+  }
+  return mass > 0.0 ? total / mass : 0.0;
+}
+
+template class Trainer<float>;
+template class Trainer<double>;
+
+}  // namespace dp

@@ -1,0 +1,44 @@
+// The trainer: runs steps and epochs of a model with an optimizer state. It owns what training
+// needs between steps and nothing else — the backprop workspace, the gradient buffer of the
+// non-fused optimizers, and staging for the gathered rows of a shuffled batch — so steady-state
+// training allocates nothing.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <vector>
+#include "../kernels/common.hpp"
+#include "../kernels/losses.hpp"
+#include "model.hpp"
+#include "optimizer_state.hpp"
+#include "workspace.hpp"
+
+namespace dp {
+
+template <class T>
+class Trainer {
+ public:
+  // Mean loss + l2/2 Σ‖W‖² and its gradient into grad (num_params); parameters unchanged.
+  double gradient(Model<T>& model, const T* X, Target<T> y, const T* weights, idx n, T l2, T* grad);
+  // One fused minibatch SGD step (W := (1 - lr·l2) W - lr dW inside the dW product); returns the
+  // loss before the update, with the L2 term.
+  double sgd_step(Model<T>& model, OptimizerState<T>& opt, const T* X, Target<T> y,
+                  const T* weights, idx n, T lr, T l2);
+  // One step of any optimizer: plain SGD goes through sgd_step, the others through the
+  // gradient and OptimizerState::apply. `weights` (n) may be null.
+  double step(Model<T>& model, OptimizerState<T>& opt, const T* X, Target<T> y, const T* weights,
+              idx n, const OptimConfig& cfg);
+  // One epoch over the rows in `order` (all n rows in turn if null) in batches of `batch` rows,
+  // with optional per-row weights (n, indexed like X); `between_batches` runs after every batch
+  // (it may throw to stop at a batch boundary). Returns the mean per-sample loss of the epoch.
+  double epoch(Model<T>& model, OptimizerState<T>& opt, const T* X, Target<T> y, const T* weights,
+               idx n, const std::int64_t* order, idx batch, const OptimConfig& cfg,
+               const std::function<void()>& between_batches);
+
+ private:
+  BackpropWorkspace<T> ws_;
+  std::vector<T> grad_;                      // (num_params) gradient of the non-fused steps
+  std::vector<T> batch_x_, batch_values_, batch_weights_;  // gathered rows of a shuffled batch
+  std::vector<std::int64_t> batch_labels_;
+};
+
+}  // namespace dp
