@@ -10,6 +10,12 @@ random draws as scikit-learn's for the same random_state. Differences: Adam puts
 torch.optim does, momentum is kept in gradient units (identical steps at a constant learning
 rate), and the network runs in float32 unless ``dtype="float64"`` (an extra parameter). Needs the
 ``sklearn`` extra.
+
+The estimators train with deltaprop's own epoch driver (training/driver.py): scikit-learn's
+learning_rate options are optimizers.py's Constant / InvScaling / Adaptive schedules, its tol /
+n_iter_no_change rule is training's NoImprovement stop rule (which lowers an 'adaptive' rate on
+a plateau before it stops), and its reshuffling of the previous epoch's order is the driver's row
+order. The core network is reached through `MLP.network` only.
 """
 from __future__ import annotations
 
@@ -282,7 +288,8 @@ class _BaseMLP(BaseEstimator):
             print(f"{what} did not improve more than tol={self.tol} for {self.n_iter_no_change} "
                   "consecutive epochs. Stopping.")
         # as scikit-learn: warn once the epoch numbered max_iter ends a fit that did not stop there
-        if not incremental and first < self.max_iter <= self.n_iter_ and not (rule.stopped and self.n_iter_ == self.max_iter):
+        stopped_there = rule.stopped and self.n_iter_ == self.max_iter
+        if not incremental and first < self.max_iter <= self.n_iter_ and not stopped_there:
             warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
                           "optimization hasn't converged yet.", ConvergenceWarning)
 
@@ -316,14 +323,7 @@ class _BaseMLP(BaseEstimator):
     def _stopping_rule(self, X_val, Y_val, w_val) -> NoImprovement:
         """scikit-learn's tol / n_iter_no_change on the training loss or, with early_stopping, the
         validation score; on a plateau the 'adaptive' schedule is lowered before it stops."""
-        schedule = self._optimizer.schedule
-        on_plateau = None
-        if isinstance(schedule, Adaptive):
-            def on_plateau() -> bool:
-                lowered = schedule.decay()
-                if lowered and self.verbose:
-                    print(f"Setting learning rate to {schedule.lr(self._optimizer.lr, 0, 0) / self._loss_scale:f}")
-                return lowered
+        on_plateau = self._lower_rate if isinstance(self._optimizer.schedule, Adaptive) else None
         if self.early_stopping:
             def score(history) -> float:
                 value = self._score(X_val, Y_val, w_val)
@@ -334,6 +334,14 @@ class _BaseMLP(BaseEstimator):
                                  best_params=self._best_params)
         return NoImprovement(lambda history: self.loss_curve_[-1], self.tol, self.n_iter_no_change,
                              on_plateau=on_plateau, best=self.best_loss_, count=self._no_improvement_count)
+
+    def _lower_rate(self) -> bool:
+        """'adaptive' on a plateau: the rate divided by 5, unless it is down to 1e-6 (then stop)."""
+        schedule = self._optimizer.schedule
+        lowered = schedule.decay()
+        if lowered and self.verbose:
+            print(f"Setting learning rate to {schedule.lr(self._optimizer.lr, 0, 0) / self._loss_scale:f}")
+        return lowered
 
     def _epoch_done(self, history, scale: int, n: int) -> None:
         self.n_iter_ += 1

@@ -28,7 +28,8 @@ OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw")  # or a deltaprop.
 Callback = Callable[[History], Any]
 
 
-def fit(net: Network, X: Any, y: Any, *, state: TrainingState, save: Callable[[Any], None], epochs: int = 10, batch_size: int = 32, optimizer: str = "sgd",
+def fit(net: Network, X: Any, y: Any, *, state: TrainingState, save: Callable[[Any], None],
+        epochs: int = 10, batch_size: int = 32, optimizer: str = "sgd",
         lr: float = 0.01, l2: float = 0.0, validation_data: Optional[Tuple[Any, Any]] = None,
         shuffle: bool = True, seed: Optional[int] = None, verbose: bool = False,
         validation_split: float = 0.0, lr_schedule: Any = None, early_stopping: Any = None,
