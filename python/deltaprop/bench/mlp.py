@@ -1,34 +1,34 @@
 """MLP training samples/s and one-sample inference latency: deltaprop vs PyTorch (CPU) vs
 scikit-learn, interleaved, same thread count, float32, ReLU, softmax cross-entropy, plain SGD.
 
-    python bench/mlp.py [--quick] [--json] [--threads N] [--rounds R]
+    deltaprop bench mlp [--quick|--tiny] [--json] [--threads N] [--rounds R]
 """
 from __future__ import annotations
 
-import os
-import sys
 import time
 import warnings
+from typing import Optional, Sequence
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _common as C  # noqa: E402  (first: may re-exec without OPENBLAS_* env vars)
+import numpy as np
 
-import numpy as np  # noqa: E402
+import deltaprop as dp
 
-import deltaprop as dp  # noqa: E402
+from . import _common as C
 
-torch = C.torch
-try:
-    from sklearn.neural_network import MLPClassifier
-except ImportError:
-    MLPClassifier = None
+# The optional peers, set by main(): None when not installed (skipped with a line).
+torch = None
+MLPClassifier = None
 
 LR = 0.01
 MNIST = [784, 512, 512, 10]
+TINY = [32, 16, 4]  # --tiny: a smoke test of every code path in seconds
 
 
-def cases(quick: bool):
+def cases(quick: bool, tiny: bool = False):
     """(sizes, batch, rows in the synthetic data set: one epoch over them is one timed call)."""
+    if tiny:
+        yield TINY, 8, 64
+        return
     for b, n in [(1, 256), (8, 1024), (32, 4096), (128, 8192), (256, 8192)]:
         yield MNIST, b, n
     yield [784, 128, 10], 64, 16384
@@ -100,8 +100,8 @@ def train_case(sizes, b, X, y, args, min_time):
 
 def train(args):
     rows = []
-    min_time = 0.1 if args.quick else 0.3
-    for sizes, b, n in cases(args.quick):
+    min_time = 0.01 if args.tiny else 0.1 if args.quick else 0.3
+    for sizes, b, n in cases(args.quick, args.tiny):
         t0 = time.perf_counter()
         X, y = dataset(sizes, n)
         rows.append(C.least_disturbed(lambda: train_case(sizes, b, X, y, args, min_time),
@@ -120,17 +120,18 @@ def train(args):
 
 def latency(args):
     """predict_proba on one sample of [784,512,512,10]: median µs over many single calls."""
-    X, _ = dataset(MNIST, 1)
-    net = dp.MLP(MNIST, activation="relu", loss="cross_entropy", seed=0)
+    sizes = TINY if args.tiny else MNIST
+    X, _ = dataset(sizes, 1)
+    net = dp.MLP(sizes, activation="relu", loss="cross_entropy", seed=0)
     fns = {"deltaprop": lambda: net.predict_proba(X)}
     if torch is not None:
-        model, xt = torch_model(MNIST).eval(), torch.from_numpy(X)
+        model, xt = torch_model(sizes).eval(), torch.from_numpy(X)
 
         def torch_proba():
             with torch.no_grad():
                 return torch.softmax(model(xt), dim=1)
         fns["torch"] = torch_proba
-    calls = 200 if args.quick else 1000
+    calls = 20 if args.tiny else 200 if args.quick else 1000
     times = {k: [] for k in fns}
     with C.OtherLoad() as load:
         for rnd in range(args.rounds + 1):          # round 0 is the warm-up
@@ -141,12 +142,12 @@ def latency(args):
                     if rnd:
                         times[k].append(time.perf_counter_ns() - t)
                 time.sleep(C.SETTLE_OMP)
-    r = {"bench": "mlp_latency", "net": str(MNIST), "threads": args.threads, "other_load": load.share,
+    r = {"bench": "mlp_latency", "net": str(sizes), "threads": args.threads, "other_load": load.share,
          "deltaprop_us": C.median(times["deltaprop"]) / 1e3}
     if torch is not None:
         r["torch_us"] = C.median(times["torch"]) / 1e3
         r["torch/dp"] = r["torch_us"] / r["deltaprop_us"]
-    C.say(f"## predict_proba latency, 1 sample, {MNIST}, median of {args.rounds}x{calls} calls")
+    C.say(f"## predict_proba latency, 1 sample, {sizes}, median of {args.rounds}x{calls} calls")
     C.table([r], [("deltaprop_us", "deltaprop µs", "{:.1f}"), ("torch_us", "torch µs", "{:.1f}"),
                   ("torch/dp", "torch/dp", "{:.2f}"), ("other_load", "others", "{:.0%}")])
     return [r]
@@ -155,36 +156,41 @@ def latency(args):
 def scaling(args):
     """deltaprop train_step samples/s at 1 vs N threads (N = max(2, --threads)), batch 128."""
     b, n, nt = 128, 4096, max(2, args.threads)
-    X, y = dataset(MNIST, n)
-    step = contestants(MNIST, b, X, y)["dp_step"]
+    sizes = TINY if args.tiny else MNIST
+    if args.tiny:
+        b, n = 8, 64
+    X, y = dataset(sizes, n)
+    step = contestants(sizes, b, X, y)["dp_step"]
 
     def measure():
         with C.OtherLoad() as load:
             s = C.interleaved({"1": {"fn": step, "setup": lambda: dp.set_num_threads(1)},
                                str(nt): {"fn": step, "setup": lambda: dp.set_num_threads(nt)}},
-                              args.rounds, 0.1 if args.quick else 0.3)
+                              args.rounds, 0.01 if args.tiny else 0.1 if args.quick else 0.3)
         dp.set_num_threads(args.threads)
-        return {"bench": "mlp_threads", "net": str(MNIST), "batch": b, "threads": nt,
+        return {"bench": "mlp_threads", "net": str(sizes), "batch": b, "threads": nt,
                 "samples_s_1": n / C.median(s["1"]), "samples_s_n": n / C.median(s[str(nt)]),
                 "speedup": C.ratio(s["1"], s[str(nt)]), "other_load": load.share}
     r = C.least_disturbed(measure, tries=1 if args.quick else 3)
-    C.say(f"## deltaprop thread scaling, train_step, {MNIST}, batch {b}")
+    C.say(f"## deltaprop thread scaling, train_step, {sizes}, batch {b}")
     C.table([r], [("samples_s_1", "1 thread/s", "{:,.0f}"), ("samples_s_n", f"{nt} threads/s", "{:,.0f}"),
                   ("speedup", "speed-up", "{:.2f}"), ("other_load", "others", "{:.0%}")])
     return [r]
 
 
-def main():
-    args = C.parser(__doc__.split("\n\n")[0]).parse_args()
-    C.setup(args)
-    if torch is None:
-        C.say("torch not installed — skipped")
-    if MLPClassifier is None:
-        C.say("scikit-learn not installed — skipped")
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    global torch, MLPClassifier
+    if C.needs_clean_process():
+        return C.launch(__spec__.name, argv)
+    args = C.parse(C.parser(__doc__.split("\n\n")[0]), argv)
+    peers = C.setup(args, {"torch": "torch", "sklearn.neural_network": "scikit-learn"})
+    torch = peers["torch"]
+    MLPClassifier = getattr(peers["sklearn.neural_network"], "MLPClassifier", None)
     warnings.filterwarnings("ignore")
     rows = train(args) + latency(args) + scaling(args)
     C.emit_json(args, rows)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

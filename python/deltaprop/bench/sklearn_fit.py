@@ -2,33 +2,28 @@
 hyperparameters, same epochs: tol=0 so that neither stops early), interleaved, same thread
 count. deltaprop runs in float32 (its default) and float64; scikit-learn in float64.
 
-    python bench/sklearn_fit.py [--quick] [--json] [--threads N] [--rounds R]
+    deltaprop bench sklearn [--quick|--tiny] [--json] [--threads N] [--rounds R]
 """
 from __future__ import annotations
 
-import os
-import sys
 import warnings
+from typing import Optional, Sequence
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _common as C  # noqa: E402  (first: may re-exec without OPENBLAS_* env vars)
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-try:
-    from sklearn import neural_network as sk
-    from sklearn.datasets import load_digits, make_regression
-    from sklearn.exceptions import ConvergenceWarning
-
-    from deltaprop import sklearn as dps
-except ImportError:
-    sys.exit("bench/sklearn_fit.py needs scikit-learn and scipy: pip install '.[bench,sklearn]'")
+from . import _common as C
 
 
-def cases(quick: bool):
+def cases(quick: bool, tiny: bool = False):
     """(name, estimator kind, data (X, y), parameters)."""
+    from sklearn.datasets import load_digits, make_regression
+
     digits = load_digits(return_X_y=True)
     digits = (digits[0] / 16.0, digits[1])
+    if tiny:
+        yield "digits[:300] (16,) adam b=50", "clf", (digits[0][:300], digits[1][:300]), \
+            dict(hidden_layer_sizes=(16,), solver="adam", batch_size=50, max_iter=2)
+        return
     rng = np.random.default_rng(0)
     wide = rng.random((4096 if quick else 8192, 784)), rng.integers(0, 10, 4096 if quick else 8192)
     reg = make_regression(n_samples=5000, n_features=50, noise=5.0, random_state=0)
@@ -47,16 +42,28 @@ def cases(quick: bool):
 
 
 def fit_once(cls, X, y, params):
+    from sklearn.exceptions import ConvergenceWarning
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         return cls(**params).fit(X, y)
 
 
-def main() -> None:
-    args = C.parser(__doc__.splitlines()[0]).parse_args()
-    C.setup(args)
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    if C.needs_clean_process():
+        return C.launch(__spec__.name, argv)
+    args = C.parse(C.parser(__doc__.split("\n\n")[0]), argv)
+    peers = C.setup(args, {"sklearn.neural_network": "scikit-learn", "scipy.optimize": "scipy"})
+    if None in peers.values():
+        C.say("nothing to compare: deltaprop.sklearn needs scikit-learn and scipy "
+              "(pip install \"deltaprop[bench]\")")
+        C.emit_json(args, [])
+        return 0
+    from deltaprop import sklearn as dps
+
+    sk = peers["sklearn.neural_network"]
     rows = []
-    for name, kind, (X, y), params in cases(args.quick):
+    for name, kind, (X, y), params in cases(args.quick, args.tiny):
         params = dict(params, random_state=0, tol=0.0, n_iter_no_change=10 ** 6)
         ref = sk.MLPClassifier if kind == "clf" else sk.MLPRegressor
         ours = dps.MLPClassifier if kind == "clf" else dps.MLPRegressor
@@ -69,7 +76,8 @@ def main() -> None:
             times = C.interleaved(contestants, args.rounds, min_time=0.0)
         scores = {k: fit_once(fn, X, y, p).score(X, y) for k, fn, p in
                   (("sklearn", ref, params), ("dp32", ours, params))}
-        rows.append({"case": name, "sklearn_s": C.median(times["sklearn"]), "dp32_s": C.median(times["dp32"]),
+        rows.append({"bench": "sklearn_fit", "case": name, "threads": args.threads,
+                     "sklearn_s": C.median(times["sklearn"]), "dp32_s": C.median(times["dp32"]),
                      "dp64_s": C.median(times["dp64"]), "speedup32": C.ratio(times["sklearn"], times["dp32"]),
                      "speedup64": C.ratio(times["sklearn"], times["dp64"]), "score_sklearn": scores["sklearn"],
                      "score_dp32": scores["dp32"], "other_load": load.share})
@@ -79,10 +87,9 @@ def main() -> None:
                    ("dp64_s", "dp f64 s", "{:.3f}"), ("speedup32", "x (f32)", "{:.1f}"),
                    ("speedup64", "x (f64)", "{:.1f}"), ("score_sklearn", "train score sk", "{:.4f}"),
                    ("score_dp32", "train score dp", "{:.4f}"), ("other_load", "other load", "{:.0%}")])
-    if args.json:
-        import json
-        print(json.dumps({"env": C.env_info(args.threads), "results": rows}, indent=1))
+    C.emit_json(args, rows)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
