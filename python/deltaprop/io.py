@@ -39,6 +39,8 @@ def save(net: MLP, path: Any) -> None:
         "params": net.get_params(),
     }
     fields.update(_state_fields(net))
+    if net.classes is not None:  # class names: a plain unicode array, no pickle
+        fields["classes"] = _checked_classes(np.asarray(net.classes, dtype=str), net.sizes[-1], ValueError, "classes")
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".deltaprop-", suffix=".tmp", dir=directory)
     try:
@@ -143,9 +145,18 @@ def _build(data: Any, path: str) -> MLP:
         raise ModelFormatError(f"path: {path!r}: parameters contain NaN or inf")
     net = MLP([int(s) for s in sizes], acts if acts else "relu", loss, dtype, max(seed, 0))
     net.set_params(params)
+    if "classes" in data.files:  # optional: written for models trained on class names
+        net.classes = _checked_classes(_field(data, "classes", "U", path), net.sizes[-1], ModelFormatError,
+                                       f"path: {path!r}: field 'classes'")
     if version >= 2:
         _load_state(net, data, path)
     return net
+
+
+def _checked_classes(classes: np.ndarray, outputs: int, error: type, where: str) -> np.ndarray:
+    if classes.shape != (outputs,) or len(set(classes.tolist())) != outputs:
+        raise error(f"{where}: expected {outputs} distinct class names (one per output), got {classes.tolist()[:10]}")
+    return classes
 
 
 def _state_vector(data: Any, key: str, count: int, path: str) -> np.ndarray:

@@ -76,6 +76,8 @@ class MLP:
         self._net = GuardedNetwork(core_class(self.sizes, [ACTIVATIONS[a] for a in self.hidden_activations],
                                               LOSSES[self.loss], self.seed))
         self._bind_views()
+        # The name of each output (a 1-D str array) when the labels were names, else None.
+        self.classes: Optional[np.ndarray] = None
 
     def _bind_views(self) -> None:
         out_act = {"cross_entropy": "softmax", "mse": "identity", "binary_cross_entropy": "sigmoid"}[self.loss]
@@ -227,6 +229,7 @@ class MLP:
         twin = MLP(self.sizes, self.activation, self.loss, self.dtype if dtype is None else dtype, self.seed)
         with self._net.lock.read:
             twin._params[:] = self._params
+        twin.classes = None if self.classes is None else self.classes.copy()
         return twin
 
     def save(self, path: Any) -> None:
@@ -242,11 +245,12 @@ class MLP:
 
     def __getstate__(self) -> dict:
         return {"sizes": self.sizes, "activation": self.activation, "loss": self.loss,
-                "dtype": self.dtype.name, "seed": self.seed, "params": self.get_params()}
+                "dtype": self.dtype.name, "seed": self.seed, "params": self.get_params(), "classes": self.classes}
 
     def __setstate__(self, state: dict) -> None:
         self.__init__(state["sizes"], state["activation"], state["loss"], state["dtype"], state["seed"])
         self._params[:] = state["params"]
+        self.classes = state.get("classes")
 
     def __repr__(self) -> str:
         return (f"MLP(sizes={self.sizes}, activation={self.activation!r}, loss={self.loss!r}, "
