@@ -36,8 +36,9 @@ def default_threads() -> int:
         return os.cpu_count() or 1
 
 
-def parser(description: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=description)
+def parser(name: str, description: str) -> argparse.ArgumentParser:
+    """The shared options of benchmark `name` (as `deltaprop bench` calls it)."""
+    p = argparse.ArgumentParser(prog=f"deltaprop bench {name}", description=description)
     p.add_argument("--quick", action="store_true", help="small subset, short runs")
     p.add_argument("--tiny", action="store_true", help="smallest sizes, one short round: a smoke test "
                                                        "that takes seconds (the numbers mean little)")

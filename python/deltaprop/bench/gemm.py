@@ -64,7 +64,7 @@ def bench_case(label, t, m, n, k, dtype, args, rng):
 def main(argv: Optional[Sequence[str]] = None) -> int:
     if C.needs_clean_process():
         return C.launch(__spec__.name, argv)
-    p = C.parser(__doc__.split("\n\n")[0])
+    p = C.parser("gemm", __doc__.split("\n\n")[0])
     p.add_argument("--dtype", choices=["float32", "float64", "both"], default=None,
                    help="default float32; both takes twice as long")
     args = C.parse(p, argv)

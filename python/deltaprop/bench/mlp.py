@@ -182,7 +182,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     global torch, MLPClassifier
     if C.needs_clean_process():
         return C.launch(__spec__.name, argv)
-    args = C.parse(C.parser(__doc__.split("\n\n")[0]), argv)
+    args = C.parse(C.parser("mlp", __doc__.split("\n\n")[0]), argv)
     peers = C.setup(args, {"torch": "torch", "sklearn.neural_network": "scikit-learn"})
     torch = peers["torch"]
     MLPClassifier = getattr(peers["sklearn.neural_network"], "MLPClassifier", None)

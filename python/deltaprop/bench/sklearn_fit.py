@@ -52,7 +52,7 @@ def fit_once(cls, X, y, params):
 def main(argv: Optional[Sequence[str]] = None) -> int:
     if C.needs_clean_process():
         return C.launch(__spec__.name, argv)
-    args = C.parse(C.parser(__doc__.split("\n\n")[0]), argv)
+    args = C.parse(C.parser("sklearn", __doc__.split("\n\n")[0]), argv)
     peers = C.setup(args, {"sklearn.neural_network": "scikit-learn", "scipy.optimize": "scipy"})
     if None in peers.values():
         C.say("nothing to compare: deltaprop.sklearn needs scikit-learn and scipy "
