@@ -17,7 +17,7 @@ import numpy as np
 from . import vocabulary
 from ._validation import finite_float
 from .history import History
-from .io import SavedModel, read_model, write_model
+from .io import ModelFormatError, SavedModel, read_model, write_model
 from .network import Layer, Network, hidden_activation_names, layer_sizes
 from .onnx_export import to_onnx
 from .optimizers import plain_sgd_config
@@ -43,7 +43,8 @@ class MLP:
     seed : weight initialisation seed (He for the ReLU family, Glorot for the others).
 
     Attributes: ``network`` (the Network: core, lock, parameters), ``training_state`` (what a
-    warm-started or resumed fit continues from), ``layers`` (views of W and b per layer).
+    warm-started or resumed fit continues from), ``layers`` (views of W and b per layer),
+    ``classes`` (None, or one name per output when the labels were names: saved with the model).
     """
 
     def __init__(self, sizes: Sequence[int], activation: Union[str, Sequence[str]] = "relu",
@@ -53,16 +54,21 @@ class MLP:
         self._adopt(Network(sizes, hidden, loss, dtype, seed),
                     activation if isinstance(activation, str) else list(hidden), TrainingState())
 
-    def _adopt(self, network: Network, activation: Union[str, List[str]], state: TrainingState) -> None:
+    def _adopt(self, network: Network, activation: Union[str, List[str]], state: TrainingState,
+               classes: Optional[np.ndarray] = None) -> None:
         self.network = network
         self.activation = activation
         self.training_state = state
+        self.classes = classes
 
     @classmethod
     def _from_saved(cls, saved: SavedModel) -> "MLP":
         net = cls.__new__(cls)
         acts = saved.network.hidden_activations
-        net._adopt(saved.network, list(acts) if acts else "relu", TrainingState(saved.training))
+        classes = saved.extra.get("classes")
+        if classes is not None:  # optional: written for models trained on class names
+            classes = _checked_classes(classes, saved.network.sizes[-1], ModelFormatError, "classes (in the file)")
+        net._adopt(saved.network, list(acts) if acts else "relu", TrainingState(saved.training), classes)
         return net
 
     # ----------------------------------------------------------------- architecture
@@ -150,14 +156,19 @@ class MLP:
     def copy(self, dtype: Any = None) -> "MLP":
         """An independent copy (optionally converted to another dtype)."""
         twin = MLP.__new__(MLP)
-        twin._adopt(self.network.copy(dtype), self.activation, TrainingState())
+        twin._adopt(self.network.copy(dtype), self.activation, TrainingState(),
+                    None if self.classes is None else self.classes.copy())
         return twin
 
     # ----------------------------------------------------------------- files
     def save(self, path: Any) -> None:
         """Write the model to `path` (an .npz file, no pickle), atomically, with its optimizer
         and training state."""
-        write_model(self.network, path, training=self.training_state.as_dict())
+        extra = {}
+        if self.classes is not None:  # class names: a plain unicode array, no pickle
+            extra["classes"] = _checked_classes(np.asarray(self.classes, dtype=str), self.sizes[-1], ValueError,
+                                                "classes")
+        write_model(self.network, path, training=self.training_state.as_dict(), extra=extra)
 
     @classmethod
     def load(cls, path: Any) -> "MLP":
@@ -172,15 +183,22 @@ class MLP:
     # ----------------------------------------------------------------- pickling
     def __getstate__(self) -> dict:
         return {"sizes": self.sizes, "activation": self.activation, "loss": self.loss,
-                "dtype": self.dtype.name, "seed": self.seed, "params": self.get_params()}
+                "dtype": self.dtype.name, "seed": self.seed, "params": self.get_params(), "classes": self.classes}
 
     def __setstate__(self, state: dict) -> None:
         self.__init__(state["sizes"], state["activation"], state["loss"], state["dtype"], state["seed"])
         self.network.set_params(state["params"])
+        self.classes = state.get("classes")
 
     def __repr__(self) -> str:
         return (f"MLP(sizes={self.sizes}, activation={self.activation!r}, loss={self.loss!r}, "
                 f"dtype={self.dtype.name!r}, params={self.num_params})")
+
+
+def _checked_classes(classes: np.ndarray, outputs: int, error: type, where: str) -> np.ndarray:
+    if classes.dtype.kind != "U" or classes.shape != (outputs,) or len(set(classes.tolist())) != outputs:
+        raise error(f"{where}: expected {outputs} distinct class names (one per output), got {classes.tolist()[:10]}")
+    return classes
 
 
 def load(path: Any) -> MLP:
