@@ -67,7 +67,7 @@ class MLP:
         acts = saved.network.hidden_activations
         classes = saved.extra.get("classes")
         if classes is not None:  # optional: written for models trained on class names
-            classes = _checked_classes(classes, saved.network.sizes[-1], ModelFormatError, "classes (in the file)")
+            classes = _checked_classes(classes, saved.network.sizes[-1], ModelFormatError, "field 'classes'")
         net._adopt(saved.network, list(acts) if acts else "relu", TrainingState(saved.training), classes)
         return net
 
