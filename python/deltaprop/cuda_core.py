@@ -171,6 +171,18 @@ class CudaNetworkCore:
         self._bound = None
         self._net.release_data()
 
+    def apply_gradient(self, grad: np.ndarray, config: Any, mass: Optional[float] = None) -> None:
+        self._net.apply_gradient(np.ascontiguousarray(grad, dtype=self.dtype), config, mass)
+
+    def save_snapshot(self) -> None:
+        self._net.save_snapshot()
+
+    def restore_snapshot(self) -> None:
+        self._net.restore_snapshot()
+
+    def params_finite(self) -> bool:
+        return bool(self._net.params_finite())
+
     # ------------------------------------------------------------------ optimizer state
     def optimizer_state(self) -> dict:
         return dict(self._net.optimizer_state())
