@@ -105,3 +105,16 @@ def weights_of(net):
     Ws = [np.array(layer.W, dtype=np.float64) for layer in net.layers]
     bs = [np.array(layer.b, dtype=np.float64) for layer in net.layers]
     return Ws, bs
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `cuda` need the CUDA backend and a GPU: skipped, with the reason, without."""
+    from deltaprop import cuda
+
+    reason = cuda.why_unavailable()
+    if not reason:
+        return
+    skip = pytest.mark.skip(reason=f"needs a CUDA GPU: {reason}")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)

@@ -488,3 +488,9 @@ def test_non_finite_value_found_at_every_position(dtype, bad):
         Xb[0, position] = bad
         with pytest.raises(ValueError, match="X"):
             net.predict(Xb)
+
+
+@pytest.mark.parametrize("sizes", [[4, 3], [4, 5, 3]])
+def test_misspelled_activation_is_refused_with_or_without_hidden_layers(sizes):
+    with pytest.raises(ValueError, match="activation"):
+        dp.MLP(sizes, activation="nope")

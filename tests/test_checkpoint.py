@@ -46,10 +46,10 @@ def test_save_load_keeps_optimizer_and_training_state(tmp_path):
     net.fit(X, y, epochs=2, optimizer=dp.SGD(lr=0.1, momentum=0.9))
     net.save(tmp_path / "m.npz")
     back = dp.load(tmp_path / "m.npz")
-    a, b = net._net.optimizer_state(), back._net.optimizer_state()
+    a, b = net.network.optimizer_state(), back.network.optimizer_state()
     assert a["steps"] == b["steps"] == 20
     assert np.array_equal(a["velocity"], b["velocity"]) and a["velocity"].any()
-    assert back._training["epoch"] == 2
+    assert back.training_state.epoch == 2
     assert np.array_equal(back.get_params(), net.get_params())
 
 
@@ -220,4 +220,4 @@ def test_version_one_files_still_load(tmp_path):
     np.savez(tmp_path / "v1.npz", format_version=np.array(1), **old)
     net = dp.load(tmp_path / "v1.npz")
     assert np.array_equal(net.get_params(), dp.load(path).get_params())
-    assert net._net.optimizer_state()["steps"] == 0
+    assert net.network.optimizer_state()["steps"] == 0

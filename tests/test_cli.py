@@ -124,17 +124,32 @@ def test_info_reports_build():
     assert "simd" in result.stdout and "cuda" in result.stdout
 
 
-def test_bench_passes_quick_through(monkeypatch, tmp_path, capfd):
-    from deltaprop.cli import main, system
+def test_bench_passes_options_through_in_a_clean_environment(monkeypatch, tmp_path, capfd):
+    from deltaprop.bench import BENCHMARKS, Benchmark
+    from deltaprop.cli import main
 
-    bench = tmp_path / "bench"
-    bench.mkdir()
-    for name in ("gemm", "mlp"):
-        (bench / f"{name}.py").write_text(f"import sys; print('{name}', sys.argv[1:])\n")
-    monkeypatch.setattr(system, "find_bench_dir", lambda: bench)
-    assert main(["bench", "--quick", "--threads", "1"]) == 0
-    out = capfd.readouterr().out
-    assert "gemm ['--quick', '--threads', '1']" in out and "mlp ['--quick', '--threads', '1']" in out
+    # Two stand-in benchmarks that print their arguments and the thread variables they see.
+    for name in ("fake_gemm", "fake_mlp"):
+        (tmp_path / f"{name}.py").write_text(
+            "import os, sys\n"
+            f"print('{name}', sys.argv[1:], os.environ.get('OMP_NUM_THREADS'), "
+            "os.environ.get('OPENBLAS_CORETYPE'))\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    saved = dict(BENCHMARKS)
+    BENCHMARKS.clear()
+    BENCHMARKS.update(gemm=Benchmark("fake_gemm", "-"), mlp=Benchmark("fake_mlp", "-"))
+    try:
+        assert main(["bench", "--quick", "--threads", "1"]) == 0
+        assert main(["bench", "mlp", "--tiny", "--rounds", "2"]) == 0
+    finally:
+        BENCHMARKS.clear()
+        BENCHMARKS.update(saved)
+    out = capfd.readouterr().out.splitlines()
+    assert out == ["fake_gemm ['--quick', '--threads', '1'] None None",
+                   "fake_mlp ['--quick', '--threads', '1'] None None",
+                   "fake_mlp ['--tiny', '--rounds', '2'] None None"]
 
 
 def test_version_flag():

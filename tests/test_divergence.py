@@ -28,7 +28,7 @@ def _diverging_epoch():
     """The epoch at which the example diverges, found with the core's epochs directly."""
     net = _net()
     for epoch in range(1, 50):
-        loss = net._net.train_epoch(X, None, Y, None, None, 1, SGD)
+        loss = net.network.train_epoch(X, None, Y, None, None, 1, SGD)
         if not np.isfinite(loss) or not np.isfinite(net.get_params()).all():
             return epoch
     raise AssertionError("the model never diverged")

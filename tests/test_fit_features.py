@@ -22,7 +22,7 @@ def test_validation_split_holds_out_a_fraction(blobs):
     hist = net.fit(X, y, epochs=3, lr=0.1, validation_split=0.25)
     assert len(hist.val_loss) == len(hist.val_accuracy) == 3
     # 45 of 180 rows held out: each epoch takes ceil(135 / 32) = 5 steps
-    assert net._net.optimizer_state()["steps"] == 15
+    assert net.network.optimizer_state()["steps"] == 15
     with pytest.raises(ValueError, match="validation_split"):
         net.fit(X, y, validation_split=1.5)
     with pytest.raises(ValueError, match="not both"):
@@ -82,7 +82,7 @@ def test_fit_without_warm_start_resets_the_optimizer(blobs):
     net = dp.MLP([2, 8, 3], seed=0)
     net.fit(X, y, epochs=2, optimizer="adam")
     net.fit(X, y, epochs=1, optimizer="adam")
-    assert net._net.optimizer_state()["steps"] == 6   # 180 rows / 32: 6 steps, counted afresh
+    assert net.network.optimizer_state()["steps"] == 6   # 180 rows / 32: 6 steps, counted afresh
 
 
 def test_integer_sample_weights_equal_repeated_rows(rng):

@@ -40,7 +40,7 @@ def _features(rng, n=6, d=3):
 def test_protocols_reach_the_core_without_a_copy(wrap, rng):
     X = _features(rng)
     net = dp.MLP([3, 4, 2], seed=0)
-    seen = net._inputs(wrap(X))  # what predict/forward hand to the core
+    seen = net.network.check_inputs(wrap(X))  # what predict/forward hand to the core
     assert np.shares_memory(seen, X)
     np.testing.assert_array_equal(net.predict(wrap(X)), net.predict(X))
 
@@ -54,9 +54,9 @@ def test_array_module_buffer_is_read_in_place():
 def test_wrong_dtype_or_layout_is_copied(rng):
     X = _features(rng)
     net = dp.MLP([3, 4, 2], seed=0)
-    assert not np.shares_memory(net._inputs(X.astype(np.float64)), X)
+    assert not np.shares_memory(net.network.check_inputs(X.astype(np.float64)), X)
     F = np.asfortranarray(X)
-    assert net._inputs(F).flags.c_contiguous
+    assert net.network.check_inputs(F).flags.c_contiguous
     np.testing.assert_array_equal(net.predict(F), net.predict(X))
 
 
@@ -65,7 +65,7 @@ def test_torch_tensors_are_viewed_not_copied(rng):
     X = _features(rng)
     t = torch.from_numpy(X.copy())
     net = dp.MLP([3, 4, 2], seed=0)
-    seen = net._inputs(t)
+    seen = net.network.check_inputs(t)
     assert seen.__array_interface__["data"][0] == t.data_ptr()
     np.testing.assert_array_equal(net.predict(t), net.predict(X))
     W = torch.from_numpy(net.layers[0].W.copy())

@@ -129,7 +129,7 @@ def test_plain_sgd_fit_is_the_fused_step_bitwise(rng):
 def test_optimizer_state_lives_in_the_core(rng):
     net, X, y = _problem(rng)
     net.fit(X, y, epochs=3, batch_size=8, optimizer=dp.Adam(lr=0.01))
-    state = net._net.optimizer_state()
+    state = net.network.optimizer_state()
     assert state["steps"] == 9
     assert state["adam_m"].shape == state["adam_v"].shape == (net.num_params,)
     assert (state["adam_v"] > 0).any()

@@ -1,7 +1,9 @@
-"""The worked examples of the seed lectures (/work/shared/seeds), computed by hand.
+"""The worked examples of the lecture notes deltaprop follows, computed by hand: UCSD DSC 140B,
+Lecture 22 ("004" below: a forward example, an exercise and a backprop example) and TBSI
+"Learning From Data", Lecture 6 ("002": the single sigmoid neuron).
 
-Seed 004 (UCSD DSC 140B) writes z = Wᵀ a + b with W of shape (in, out); deltaprop stores W as
-(out, in), so every seed matrix is transposed before it goes into deltaprop.
+DSC 140B writes z = Wᵀ a + b with W of shape (in, out); deltaprop stores W as (out, in), so every
+matrix from those notes is transposed before it goes into deltaprop.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from conftest import set_weights
 #   W1^T x = (2*3 + 4*(-1), -1*3 + 5*(-1), 0*3 + 2*(-1)) = (2, -8, -2)
 #   z1 = (2, -8, -2) + (3, -2, -2) = (5, -10, -4)        a1 = ReLU(z1) = (5, 0, 0)
 #   z2 = 3*5 + 2*0 + (-4)*0 - 4 = 11                     H = 11 (linear output)
-EX1_W1 = np.array([[2.0, -1.0, 0.0], [4.0, 5.0, 2.0]])     # (in, out), seed convention
+EX1_W1 = np.array([[2.0, -1.0, 0.0], [4.0, 5.0, 2.0]])     # (in, out), the notes' convention
 EX1_W2 = np.array([[3.0], [2.0], [-4.0]])
 EX1_B1 = np.array([3.0, -2.0, -2.0])
 EX1_B2 = np.array([-4.0])
@@ -59,7 +61,7 @@ def test_004_example_hidden_activations_mlp(dtype):
 
 
 # --------------------------------------------------------------------------- 004 "Exercise"
-# W11 = -2, W21 = -5, W31 = 2 (seed: W_ij joins input i to hidden unit j), x = (3, 2, -2), zero
+# W11 = -2, W21 = -5, W31 = 2 (the notes: W_ij joins input i to hidden unit j), x = (3, 2, -2), zero
 # biases, ReLU.  z1 = 3*(-2) + 2*(-5) + (-2)*2 = -20 < 0, so a1 = 0 and g'(z1) = 0:
 #   dH/dW11 = dH/dz1 * x1 = (dH/da1 * g'(z1)) * 3 = 0.
 # The rest of the network is not given; any weights give the same zero.
@@ -68,7 +70,7 @@ EXR_X = np.array([[3.0, 2.0, -2.0]])
 
 def _exercise_net():
     net = dp.MLP([3, 2, 1], activation="relu", loss="mse", dtype="float64", seed=0)
-    W1 = np.array([[-2.0, -5.0, 2.0],      # deltaprop row 0 = seed column 1 (W11, W21, W31)
+    W1 = np.array([[-2.0, -5.0, 2.0],      # deltaprop row 0 = the notes' column 1 (W11, W21, W31)
                    [1.0, 1.0, 0.5]])       # hidden unit 2: z = 3 + 2 - 1 = 4 > 0, alive
     W2 = np.array([[1.5, -0.7]])
     set_weights(net, [W1, W2], [np.zeros(2), np.zeros(1)])
@@ -101,7 +103,7 @@ def test_004_exercise_gradient_is_zero():
 #   z1 = W1^T x = (2*2 + 2*1, -3*2 + 1*1) = (6, -5)      a1 = (6, 0)
 #   z2 = W2^T a1 = (2*6 + 0*0, 1*6 + 1*0) = (12, 6)      a2 = (12, 6)
 #   z3 = W3^T a2 = 3*12 - 2*6 = 24                        H = 24 (g'(24) = 1 either way)
-# Backward (seed formulas):
+# Backward (the notes' formulas):
 #   dH/dz3 = 1;  dH/dW3_i1 = a2_i = (12, 6);  dH/db3 = 1
 #   dH/da2 = W3 * 1 = (3, -2);  dH/dz2 = (3, -2) * g'(12, 6) = (3, -2)
 #   dH/dW2_ij = a1_i dz2_j = [[18, -12], [0, 0]];  dH/db2 = (3, -2)

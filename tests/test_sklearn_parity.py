@@ -2,6 +2,7 @@
 R² on a regression set within 1 point."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 pytest.importorskip("sklearn")
@@ -54,3 +55,30 @@ def test_regression_r2_matches_scikit_learn(regression, params):
     ours = dps.MLPRegressor(**params).fit(Xtr, ytr).score(Xte, yte)
     assert ours > 0.9
     assert abs(ours - theirs) <= 0.01
+
+
+@pytest.mark.parametrize("schedule", [
+    dict(learning_rate="adaptive"),
+    dict(learning_rate="invscaling", power_t=0.3),
+    dict(learning_rate="adaptive", early_stopping=True),
+], ids=["adaptive", "invscaling", "adaptive-early-stopping"])
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+def test_learning_rate_schedules_and_stopping_follow_scikit_learn_epoch_by_epoch(digits, schedule, kind):
+    # float64, plain SGD: the same steps as scikit-learn's, so the same loss curve to rounding,
+    # the same plateaus (the rate divided by 5 down to 1e-6, then a stop) and the same epoch count
+    Xtr, _, ytr, _ = digits
+    X, y = Xtr[:300], ytr[:300]
+    params = dict(hidden_layer_sizes=(16,), solver="sgd", momentum=0.0, learning_rate_init=0.2, tol=0.02,
+                  n_iter_no_change=1, max_iter=60, random_state=0, batch_size=50, **schedule)
+    if kind == "regressor":
+        y = y / 9.0
+        params["learning_rate_init"] = 0.05
+    theirs = (sk.MLPClassifier if kind == "classifier" else sk.MLPRegressor)(**params).fit(X, y)
+    ours = (dps.MLPClassifier if kind == "classifier" else dps.MLPRegressor)(dtype="float64", **params).fit(X, y)
+    assert ours.n_iter_ == theirs.n_iter_ < 60
+    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-9)
+    if params.get("early_stopping"):
+        np.testing.assert_allclose(ours.validation_scores_, theirs.validation_scores_, rtol=1e-12)
+        assert ours.best_validation_score_ == pytest.approx(theirs.best_validation_score_)
+    else:
+        assert ours.best_loss_ == pytest.approx(theirs.best_loss_, rel=1e-9)

@@ -19,8 +19,8 @@ from . import _core, kernels  # noqa: E402
 from ._validation import positive_int
 from .gradcheck import gradcheck
 from .history import History
-from .io import ModelFormatError, load
-from .model import MLP, Layer
+from .io import ModelFormatError
+from .model import MLP, Layer, load
 from .callbacks import EarlyStopping
 from .optimizers import SGD, Adam, AdamW
 

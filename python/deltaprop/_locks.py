@@ -160,7 +160,7 @@ class GuardedNetwork:
     it; every other method (training steps and epochs, gradients, optimizer state, parameter
     views) takes it alone. Attributes that are not methods pass through."""
 
-    READERS = ("forward", "output", "activations", "evaluate_loss")
+    READERS = ("forward", "output", "activations", "evaluate_loss", "evaluate")
 
     def __init__(self, core: Any, lock: ReadWriteLock = None):
         self.core = core

@@ -53,7 +53,8 @@ def check_ndim(arr: np.ndarray, ndim: int, name: str) -> None:
 _CORE_ALL_FINITE = {np.dtype(np.float32): _core.all_finite_float32, np.dtype(np.float64): _core.all_finite_float64}
 
 
-def _all_finite(arr: np.ndarray) -> bool:
+def all_finite(arr: np.ndarray) -> bool:
+    """True when every value is finite (one vectorised pass of the core, no temporary array)."""
     check = _CORE_ALL_FINITE.get(arr.dtype)
     if check is not None and arr.flags.c_contiguous:  # one vectorised pass, no temporary
         return check(arr)
@@ -61,7 +62,7 @@ def _all_finite(arr: np.ndarray) -> bool:
 
 
 def check_finite(arr: np.ndarray, name: str) -> None:
-    if arr.size and not _all_finite(arr):
+    if arr.size and not all_finite(arr):
         bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
         raise ValueError(f"{name}: expected finite values, got {bad} NaN or inf value(s)")
 

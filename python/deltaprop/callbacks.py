@@ -1,7 +1,9 @@
 """Per-epoch hooks of `MLP.fit`.
 
 A callback is any callable taking the History after each epoch; returning True (or raising
-StopIteration) ends training after that epoch. EarlyStopping is such a callable with state.
+StopIteration) ends training after that epoch. EarlyStopping is a stop rule of the epoch driver
+(training/driver.py): `update(history, network)` after each epoch, `finish(history, network)`
+at the end.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from ._validation import finite_float, positive_int
 
 if TYPE_CHECKING:
     from .history import History
-    from .model import MLP
+    from .network import Network
 
 __all__ = ["EarlyStopping"]
 
@@ -58,7 +60,7 @@ class EarlyStopping:
             raise ValueError(f"monitor: {monitor!r} needs validation data (validation_data or validation_split)")
         return -series[-1] if monitor == "val_accuracy" else series[-1]
 
-    def update(self, history: "History", net: "MLP") -> bool:
+    def update(self, history: "History", net: "Network") -> bool:
         """Record the epoch just finished; True when training should stop."""
         value = self._value(history)
         if value < self.best - self.min_delta:
@@ -70,9 +72,15 @@ class EarlyStopping:
         self.stopped = self.wait >= self.patience
         return self.stopped
 
-    def restore(self, net: "MLP") -> None:
+    def restore(self, net: "Network") -> None:
         if self.restore_best_weights and self.best_params is not None:
             net.set_params(self.best_params)
+
+    def finish(self, history: "History", net: "Network") -> None:
+        """At the end of a fit: note the stopped and best epochs, go back to the best weights."""
+        history.stopped_epoch = history.epochs if self.stopped else 0
+        history.best_epoch = self.best_epoch
+        self.restore(net)
 
     def state_dict(self) -> Dict[str, Any]:
         return {"best": self.best if math.isfinite(self.best) else None, "best_epoch": self.best_epoch,

@@ -3,19 +3,27 @@ load), every field checked before use, written atomically (temporary file, fsync
 
 Besides the architecture and the weights, a file holds the optimizer state (step count, momentum
 velocity, Adam moments) and, after `fit`, the training state (epoch, the shuffling RNG's state,
-schedule, early stopping, history) as JSON text, so that `fit(resume=path)` continues exactly."""
+schedule, early stopping, history) as JSON text, so that `fit(resume=path)` continues exactly.
+
+This module works on a `Network` (the layer below it) and knows nothing of `MLP` or of training:
+`write_model` takes the training state as a plain dict and further named arrays (`extra`) that
+the layers above want kept with the model; `read_model` hands all three back. `MLP.save` and
+`MLP.load` (and the `resume` of training) call these two functions.
+"""
 from __future__ import annotations
 
 import json
 import os
 import tempfile
 import zipfile
-from typing import Any
+from typing import Any, Dict, Mapping, NamedTuple, Optional
 
 import numpy as np
 
-from .kernels import ACTIVATIONS
-from .model import LOSSES, MLP
+from . import vocabulary
+from .network import Network
+
+__all__ = ["ModelFormatError", "SavedModel", "write_model", "read_model", "FORMAT", "FORMAT_VERSION"]
 
 FORMAT = "deltaprop-mlp"
 FORMAT_VERSION = 2  # 2: optimizer and training state
@@ -25,20 +33,39 @@ class ModelFormatError(ValueError):
     """The file is not a readable deltaprop model (truncated, corrupt or from a newer version)."""
 
 
-def save(net: MLP, path: Any) -> None:
-    """Write `net` to `path` (str or os.PathLike); an existing file is replaced atomically."""
+class SavedModel(NamedTuple):
+    """What a model file holds: the network (with its optimizer state), the training state
+    (a dict, with "best_params" as an array when early stopping kept one; None when the model
+    was never trained) and the named arrays saved as `extra`."""
+
+    network: Network
+    training: Optional[Dict[str, Any]]
+    extra: Dict[str, np.ndarray]
+
+
+_FIELDS = ("format", "format_version", "sizes", "activations", "loss", "dtype", "seed", "params",
+           "optimizer_steps", "optimizer_velocity", "optimizer_adam_m", "optimizer_adam_v",
+           "training_state", "best_params")
+
+
+def write_model(network: Network, path: Any, training: Optional[Mapping[str, Any]] = None,
+                extra: Optional[Mapping[str, np.ndarray]] = None) -> None:
+    """Write `network` to `path` (str or os.PathLike) with its optimizer state, the training
+    state (JSON-able values; "best_params" may be an array) and the named arrays of `extra`
+    (numbers or strings, no objects); an existing file is replaced atomically."""
     path = os.fspath(path)
     fields = {
         "format": np.array(FORMAT),
         "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
-        "sizes": np.array(net.sizes, dtype=np.int64),
-        "activations": np.array(net.hidden_activations if net.hidden_activations else [""], dtype=str),
-        "loss": np.array(net.loss),
-        "dtype": np.array(net.dtype.name),
-        "seed": np.array(net.seed, dtype=np.int64),
-        "params": net.get_params(),
+        "sizes": np.array(network.sizes, dtype=np.int64),
+        "activations": np.array(network.hidden_activations if network.hidden_activations else [""], dtype=str),
+        "loss": np.array(network.loss),
+        "dtype": np.array(network.dtype.name),
+        "seed": np.array(network.seed, dtype=np.int64),
+        "params": network.get_params(),
     }
-    fields.update(_state_fields(net))
+    fields.update(_state_fields(network, training))
+    fields.update(_extra_fields(extra))
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".deltaprop-", suffix=".tmp", dir=directory)
     try:
@@ -54,9 +81,21 @@ def save(net: MLP, path: Any) -> None:
     _fsync_directory(directory)
 
 
-def _state_fields(net: MLP) -> dict:
-    opt = net._net.optimizer_state()
-    training = dict(getattr(net, "_training", None) or {})
+def _extra_fields(extra: Optional[Mapping[str, np.ndarray]]) -> dict:
+    fields = {}
+    for name, value in (extra or {}).items():
+        if not isinstance(name, str) or not name.isidentifier() or name in _FIELDS:
+            raise ValueError(f"extra: {name!r} is not a usable field name (an identifier, none of {_FIELDS})")
+        arr = np.asarray(value)
+        if arr.dtype.kind not in "biufU":
+            raise TypeError(f"extra[{name!r}]: expected an array of numbers or strings, got dtype {arr.dtype}")
+        fields[name] = arr
+    return fields
+
+
+def _state_fields(net: Network, training: Optional[Mapping[str, Any]]) -> dict:
+    opt = net.optimizer_state()
+    training = dict(training or {})
     best = training.pop("best_params", None)
     fields = {
         "optimizer_steps": np.array(opt["steps"], dtype=np.int64),
@@ -93,8 +132,8 @@ def _field(data: Any, key: str, kind: str, path: str) -> np.ndarray:
     return arr
 
 
-def load(path: Any) -> MLP:
-    """Read a model written by `save`. Raises FileNotFoundError for a missing file and
+def read_model(path: Any) -> SavedModel:
+    """Read a model written by `write_model`. Raises FileNotFoundError for a missing file and
     ModelFormatError (a ValueError) for anything that is not a valid model file."""
     path = os.fspath(path)
     try:
@@ -113,7 +152,7 @@ def load(path: Any) -> MLP:
         raise ModelFormatError(f"path: {path!r} is not a readable deltaprop model: {exc}") from exc
 
 
-def _build(data: Any, path: str) -> MLP:
+def _build(data: Any, path: str) -> SavedModel:
     if str(_field(data, "format", "U", path)) != FORMAT:
         raise ModelFormatError(f"path: {path!r} is not a deltaprop model file")
     version = int(_field(data, "format_version", "iu", path))
@@ -126,10 +165,10 @@ def _build(data: Any, path: str) -> MLP:
     acts = [str(a) for a in _field(data, "activations", "U", path).reshape(-1)]
     if len(sizes) == 2:
         acts = []
-    if len(acts) != len(sizes) - 2 or any(a not in ACTIVATIONS for a in acts):
+    if len(acts) != len(sizes) - 2 or any(a not in vocabulary.ACTIVATIONS for a in acts):
         raise ModelFormatError(f"path: {path!r}: invalid activations {acts}")
     loss = str(_field(data, "loss", "U", path))
-    if loss not in LOSSES:
+    if loss not in vocabulary.LOSSES:
         raise ModelFormatError(f"path: {path!r}: unknown loss {loss!r}")
     dtype = str(_field(data, "dtype", "U", path))
     if dtype not in ("float32", "float64"):
@@ -141,11 +180,11 @@ def _build(data: Any, path: str) -> MLP:
         raise ModelFormatError(f"path: {path!r}: expected {expected} parameters, found shape {params.shape}")
     if not np.isfinite(params).all():
         raise ModelFormatError(f"path: {path!r}: parameters contain NaN or inf")
-    net = MLP([int(s) for s in sizes], acts if acts else "relu", loss, dtype, max(seed, 0))
+    net = Network([int(s) for s in sizes], acts, loss, dtype, max(seed, 0))
     net.set_params(params)
-    if version >= 2:
-        _load_state(net, data, path)
-    return net
+    training = _load_state(net, data, path) if version >= 2 else None
+    extra = {key: data[key] for key in data.files if key not in _FIELDS}
+    return SavedModel(net, training, extra)
 
 
 def _state_vector(data: Any, key: str, count: int, path: str) -> np.ndarray:
@@ -157,15 +196,15 @@ def _state_vector(data: Any, key: str, count: int, path: str) -> np.ndarray:
     return arr
 
 
-def _load_state(net: MLP, data: Any, path: str) -> None:
-    """Optimizer state into the core, training state onto `net._training`."""
+def _load_state(net: Network, data: Any, path: str) -> Optional[Dict[str, Any]]:
+    """Optimizer state into the core; the training state returned (None when empty)."""
     count = net.num_params
     steps = int(_field(data, "optimizer_steps", "iu", path))
     if steps < 0:
         raise ModelFormatError(f"path: {path!r}: negative optimizer step count {steps}")
-    vectors = [np.ascontiguousarray(_state_vector(data, key, count, path), dtype=net.dtype)
-               for key in ("optimizer_velocity", "optimizer_adam_m", "optimizer_adam_v")]
-    net._net.set_optimizer_state(steps, *vectors)
+    vectors = {key: np.ascontiguousarray(_state_vector(data, f"optimizer_{key}", count, path), dtype=net.dtype)
+               for key in ("velocity", "adam_m", "adam_v")}
+    net.set_optimizer_state({"steps": steps, **vectors})
     try:
         training = json.loads(str(_field(data, "training_state", "U", path)))
     except json.JSONDecodeError as exc:
@@ -175,21 +214,4 @@ def _load_state(net: MLP, data: Any, path: str) -> None:
     best = _state_vector(data, "best_params", count, path)
     if best.size:
         training["best_params"] = best.astype(net.dtype)
-    net._training = training or None
-
-
-def restore(net: MLP, path: Any) -> None:
-    """Load the checkpoint at `path` into `net` (weights, optimizer and training state); the file's
-    architecture must be the model's."""
-    saved = load(path)
-    mine = (net.sizes, net.hidden_activations, net.loss, net.dtype)
-    theirs = (saved.sizes, saved.hidden_activations, saved.loss, saved.dtype)
-    if mine != theirs:
-        raise ValueError(f"resume: {os.fspath(path)!r} holds a different model (sizes {saved.sizes}, "
-                         f"activations {saved.hidden_activations}, loss {saved.loss!r}, dtype "
-                         f"{saved.dtype.name}) than this one (sizes {net.sizes}, activations "
-                         f"{net.hidden_activations}, loss {net.loss!r}, dtype {net.dtype.name})")
-    net.set_params(saved.get_params())
-    state = saved._net.optimizer_state()
-    net._net.set_optimizer_state(state["steps"], state["velocity"], state["adam_m"], state["adam_v"])
-    net._training = getattr(saved, "_training", None)
+    return training or None

@@ -10,16 +10,16 @@ from typing import Any, Optional, Tuple
 
 import numpy as np
 
-from . import _core
-from ._validation import check_ndim, choice, finite_float, float_array, same_float_dtype, to_numpy
+from . import _core, vocabulary
+from ._validation import check_ndim, finite_float, float_array, same_float_dtype, to_numpy
 
 __all__ = [
     "ACTIVATIONS", "gemm", "gemv", "dense_forward", "dense_backward", "activation_forward",
     "activation_backward", "softmax_cross_entropy", "mse", "sigmoid_binary_cross_entropy",
 ]
 
-#: Activation names and their ids in the core (the order is part of the model file format).
-ACTIVATIONS = {"identity": 0, "sigmoid": 1, "tanh": 2, "relu": 3, "leaky_relu": 4}
+#: Activation names and their ids in the core (read from the core's vocabulary).
+ACTIVATIONS = {name: int(vocabulary.activation(name)) for name in vocabulary.ACTIVATIONS}
 
 
 def _core_fn(name: str, dtype: np.dtype):
@@ -104,8 +104,8 @@ def gemv(A, x, trans: bool = False, alpha: float = 1.0, beta: float = 0.0,
     return y
 
 
-def _activation_id(name: str) -> int:
-    return ACTIVATIONS[choice(name, "activation", list(ACTIVATIONS))]
+def _activation_id(name: str) -> Any:
+    return vocabulary.activation(name)
 
 
 def dense_forward(X, W, b, activation: str = "identity") -> Tuple[np.ndarray, np.ndarray]:

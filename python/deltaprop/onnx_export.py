@@ -6,6 +6,9 @@ leaky ReLU is written Max(z, 0.01·z): onnxruntime has no double LeakyRelu). The
 `predict_proba` returns: Softmax(axis=1) for cross_entropy, Sigmoid for binary_cross_entropy,
 the raw values for mse. Input "input" (batch, sizes[0]) and output "output" (batch, sizes[-1]),
 both of the network's dtype, the batch dimension symbolic.
+
+Works on a `Network` (`MLP.to_onnx` calls it with its own); the output layer's activation comes
+from the core's vocabulary (vocabulary.output_activation), like every other layer's.
 """
 from __future__ import annotations
 
@@ -15,17 +18,17 @@ from typing import TYPE_CHECKING, Any, List, Optional
 import numpy as np
 
 if TYPE_CHECKING:
-    from .model import MLP
+    from .network import Network
 
 __all__ = ["to_onnx", "OPSET"]
 
 #: ONNX operator set the graph is written for (Softmax with an explicit axis since opset 13).
 OPSET = 13
 
+# The ONNX operator of each activation the core has (hidden layers and output layer alike).
 _ACTIVATION_NODES = {"relu": ("Relu", {}), "sigmoid": ("Sigmoid", {}), "tanh": ("Tanh", {}),
-                     "leaky_relu": ("LeakyRelu", {"alpha": 0.01}), "identity": None}
-_OUTPUT_NODES = {"cross_entropy": ("Softmax", {"axis": 1}), "binary_cross_entropy": ("Sigmoid", {}),
-                 "mse": None}
+                     "leaky_relu": ("LeakyRelu", {"alpha": 0.01}), "softmax": ("Softmax", {"axis": 1}),
+                     "identity": None}
 
 
 def _require_onnx() -> Any:
@@ -37,7 +40,7 @@ def _require_onnx() -> Any:
     return onnx
 
 
-def to_onnx(net: "MLP", path: Optional[Any] = None, *, model_name: str = "deltaprop_mlp") -> Any:
+def to_onnx(net: "Network", path: Optional[Any] = None, *, model_name: str = "deltaprop_mlp") -> Any:
     """Build the ONNX ModelProto of `net`; write it to `path` (str or os.PathLike) when given.
 
     The weights are copied into the graph as initializers of the network's dtype
@@ -56,8 +59,7 @@ def to_onnx(net: "MLP", path: Optional[Any] = None, *, model_name: str = "deltap
         initializers.append(numpy_helper.from_array(np.array(layer.b, dtype=net.dtype), b_name))
         nodes.append(helper.make_node("Gemm", [current, w_name, b_name], [z_name], name=f"dense{i}", transB=1))
         current = z_name
-        last = i == len(net.layers) - 1
-        spec = _OUTPUT_NODES[net.loss] if last else _ACTIVATION_NODES[net.hidden_activations[i]]
+        spec = _ACTIVATION_NODES[layer.activation]
         if spec is not None and spec[0] == "LeakyRelu" and elem == TensorProto.DOUBLE:
             # onnxruntime has no double LeakyRelu: max(z, 0.01 z) is the same function.
             slope = f"leaky_slope{i}"

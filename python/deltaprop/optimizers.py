@@ -13,11 +13,12 @@ from __future__ import annotations
 import math
 from typing import Any, Dict, Optional, Union
 
-from . import _core
+from . import _core, vocabulary
 from ._validation import finite_float, positive_int
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "Schedule", "Constant", "InvScaling", "Adaptive",
-           "StepDecay", "Cosine", "make_optimizer", "make_schedule", "OPTIMIZER_NAMES", "SCHEDULE_NAMES"]
+           "StepDecay", "Cosine", "make_optimizer", "make_schedule", "plain_sgd_config", "OPTIMIZER_NAMES",
+           "SCHEDULE_NAMES"]
 
 
 # ------------------------------------------------------------------------------ schedules
@@ -29,6 +30,9 @@ class Schedule:
 
     def lr(self, base_lr: float, epoch: int, samples_seen: int) -> float:
         raise NotImplementedError
+
+    def plan(self, epochs: int) -> None:
+        """Told how many epochs the run has in all, before the first (Cosine's default t_max)."""
 
     def epoch_end(self, loss: float) -> None:
         """Called with each epoch's training loss."""
@@ -69,27 +73,42 @@ class InvScaling(Schedule):
 class Adaptive(Schedule):
     """scikit-learn's 'adaptive': the rate stays put while the training loss improves; after more
     than `patience` epochs in a row without a decrease of at least `tol`, it is divided by 5
-    (`factor` = 0.2), down to `min_lr`."""
+    (`factor` = 0.2), as long as it is above `min_lr`. patience=None: only `decay()` lowers it
+    (the scikit-learn estimators let their stopping rule decide when)."""
 
     name = "adaptive"
 
-    def __init__(self, patience: int = 2, tol: float = 1e-4, factor: float = 0.2, min_lr: float = 1e-6):
-        self.patience = positive_int(patience, "patience", minimum=0)
+    def __init__(self, patience: Optional[int] = 2, tol: float = 1e-4, factor: float = 0.2,
+                 min_lr: float = 1e-6):
+        self.patience = None if patience is None else positive_int(patience, "patience", minimum=0)
         self.tol = finite_float(tol, "tol", nonnegative=True)
         self.factor = finite_float(factor, "factor", positive=True)
         if self.factor >= 1:
             raise ValueError(f"factor: expected a number in (0, 1), got {factor}")
         self.min_lr = finite_float(min_lr, "min_lr", nonnegative=True)
         self._scale, self._best, self._bad = 1.0, math.inf, 0
+        self._rate = math.inf   # the rate last handed out
 
     def lr(self, base_lr: float, epoch: int, samples_seen: int) -> float:
-        return max(base_lr * self._scale, min(self.min_lr, base_lr))
+        self._rate = base_lr * self._scale
+        return self._rate
+
+    def decay(self) -> bool:
+        """Lower the rate by `factor` now; False (and no change) when it is already at or below
+        min_lr."""
+        if self._rate <= self.min_lr:
+            return False
+        self._scale *= self.factor
+        self._rate *= self.factor
+        return True
 
     def epoch_end(self, loss: float) -> None:
+        if self.patience is None:
+            return
         self._bad = self._bad + 1 if loss > self._best - self.tol else 0
         self._best = min(self._best, loss)
         if self._bad > self.patience:
-            self._scale *= self.factor
+            self.decay()
             self._bad = 0
 
     def state_dict(self) -> Dict[str, Any]:
@@ -125,6 +144,9 @@ class Cosine(Schedule):
         self.min_lr = finite_float(min_lr, "min_lr", nonnegative=True)
         self._default_t_max = 1
 
+    def plan(self, epochs: int) -> None:
+        self._default_t_max = max(epochs, 1)
+
     def lr(self, base_lr: float, epoch: int, samples_seen: int) -> float:
         t_max = self.t_max or self._default_t_max
         progress = min(epoch, t_max) / t_max
@@ -147,11 +169,20 @@ def make_schedule(schedule: Union[None, str, Schedule], name: str = "lr_schedule
 
 
 # ------------------------------------------------------------------------------ optimizers
+def plain_sgd_config(lr: float, l2: float = 0.0) -> Any:
+    """The core's OptimizerConfig of plain SGD (no momentum): its fused step."""
+    cfg = _core.OptimizerConfig()
+    cfg.kind = vocabulary.optimizer_kind("sgd")
+    cfg.lr = lr
+    cfg.l2 = l2
+    return cfg
+
+
 class Optimizer:
     """Hyperparameters of an update rule. clip_norm: clip the gradient's global L2 norm to this
     value before the update (None: off). schedule: a Schedule or its name."""
 
-    kind = 0
+    kind = vocabulary.optimizer_kind("sgd")   # the core's update rule
     name = "optimizer"
 
     def __init__(self, lr: float, weight_decay: float, clip_norm: Optional[float],
@@ -193,7 +224,7 @@ class SGD(Optimizer):
     v = momentum·v + g; p -= lr·(nesterov ? g + momentum·v : v). weight_decay is decoupled
     (p *= 1 - lr·weight_decay, weights only); the coupled L2 penalty is fit's `l2`."""
 
-    kind = 0
+    kind = vocabulary.optimizer_kind("sgd")
     name = "sgd"
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.0, nesterov: bool = False,
@@ -218,7 +249,7 @@ class Adam(Optimizer):
     """Adam as torch.optim.Adam (bias-corrected moments, eps added to sqrt(v̂)). weight_decay is
     decoupled, which makes it AdamW (torch.optim.AdamW), applied to weights only."""
 
-    kind = 1
+    kind = vocabulary.optimizer_kind("adam")
     name = "adam"
 
     def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,

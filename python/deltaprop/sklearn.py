@@ -10,6 +10,12 @@ random draws as scikit-learn's for the same random_state. Differences: Adam puts
 torch.optim does, momentum is kept in gradient units (identical steps at a constant learning
 rate), and the network runs in float32 unless ``dtype="float64"`` (an extra parameter). Needs the
 ``sklearn`` extra.
+
+The estimators train with deltaprop's own epoch driver (training/driver.py): scikit-learn's
+learning_rate options are optimizers.py's Constant / InvScaling / Adaptive schedules, its tol /
+n_iter_no_change rule is training's NoImprovement stop rule (which lowers an 'adaptive' rate on
+a plateau before it stops), and its reshuffling of the previous epoch's order is the driver's row
+order. The core network is reached through `MLP.network` only.
 """
 from __future__ import annotations
 
@@ -33,12 +39,16 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     raise ImportError("deltaprop.sklearn needs scikit-learn >= 1.6 and scipy: "
                       "pip install 'deltaprop[sklearn]'") from exc
 
-from . import _core
+from . import vocabulary
 from .model import MLP
+from .optimizers import SGD, Adam, Adaptive, Constant, InvScaling, Optimizer, Schedule
+from .training import EpochDriver, NoImprovement, TrainingData
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
+# scikit-learn's activation names -> the core's, and back (the output layer's included).
 _ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
+_SKLEARN_NAMES = {core: name for name, core in _ACTIVATIONS.items()}
 _SOLVERS = ("lbfgs", "sgd", "adam")
 _SCHEDULES = ("constant", "invscaling", "adaptive")
 _STOCHASTIC = ("sgd", "adam")
@@ -146,7 +156,7 @@ class _BaseMLP(BaseEstimator):
             self._fit_lbfgs(X, Y, sample_weight)
         else:
             self._fit_stochastic(X, Y, sample_weight, incremental)
-        if not np.isfinite(self._mlp._params).all():
+        if not self._mlp.network.params_finite():
             raise ValueError("Solver produced non-finite parameter weights. The input data may contain "
                              "large values and need to be preprocessed.")
         return self
@@ -156,11 +166,13 @@ class _BaseMLP(BaseEstimator):
         self.t_ = 0
         self.n_layers_ = len(sizes)
         if not is_classifier(self):
-            self.out_activation_, loss = "identity", "mse"
+            loss = "mse"
         elif self._label_binarizer.y_type_ == "multiclass":
-            self.out_activation_, loss = "softmax", "cross_entropy"
+            loss = "cross_entropy"
         else:
-            self.out_activation_, loss = "logistic", "binary_cross_entropy"
+            loss = "binary_cross_entropy"
+        out = vocabulary.output_activation(loss)
+        self.out_activation_ = _SKLEARN_NAMES.get(out, out)
         self._mlp = MLP(sizes, _ACTIVATIONS[self.activation], loss, str(np.dtype(self.dtype)))
         self._bind_attributes()
         # scikit-learn's initialisation, drawn in its order: U(-bound, bound) for coefs and
@@ -207,12 +219,12 @@ class _BaseMLP(BaseEstimator):
         scale = self._loss_scale
         mass = X.shape[0] if sample_weight is None else float(np.sum(sample_weight))
         l2 = self.alpha / (mass * scale) if mass > 0 else 0.0
-        net = self._mlp
+        net = self._mlp.network
 
         def loss_and_grad(theta: np.ndarray) -> Tuple[float, np.ndarray]:
-            net._params[:] = theta
-            loss, grad = net._net.loss_and_grad(X, labels, values, l2, weights)
-            return scale * float(loss), scale * grad.astype(np.float64)
+            net.set_params(theta, allow_nonfinite=True)
+            loss, grad = net.loss_and_grad(X, labels, values, l2, weights)
+            return scale * loss, scale * grad.astype(np.float64)
 
         result = scipy.optimize.minimize(
             loss_and_grad, net.get_params().astype(np.float64), method="L-BFGS-B", jac=True,
@@ -223,14 +235,14 @@ class _BaseMLP(BaseEstimator):
                           ConvergenceWarning)
         self.n_iter_ = int(result.nit)
         self.loss_ = float(result.fun)
-        net._params[:] = result.x
+        net.set_params(result.x, allow_nonfinite=True)
 
     def _fit_stochastic(self, X: np.ndarray, Y: np.ndarray, sample_weight: Optional[np.ndarray],
                         incremental: bool) -> None:
-        net = self._mlp
-        if not incremental or not hasattr(self, "_lr"):
-            self._lr = float(self.learning_rate_init)
-            net._net.reset_optimizer_state()
+        net = self._mlp.network
+        if not incremental or not hasattr(self, "_optimizer"):
+            self._optimizer = self._make_optimizer()
+            net.reset_optimizer_state()
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         X_val = Y_val = w_val = None
@@ -256,75 +268,88 @@ class _BaseMLP(BaseEstimator):
                 warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going to be clipped")
             batch = int(np.clip(self.batch_size, 1, n))
         labels, values = self._core_targets(Y)
-        weights = self._weights(sample_weight)
         scale = self._loss_scale
-        order = np.arange(n, dtype=np.int64)
-        for _ in range(self.max_iter):
-            if self.shuffle:  # as scikit-learn: each epoch reshuffles the previous order
-                order = shuffle(order, random_state=self._random_state)
-            loss = scale * float(net._net.train_epoch(X, labels, values, weights, order if self.shuffle else None,
-                                                      batch, self._config()))
-            self.n_iter_ += 1
-            self.loss_ = loss
-            self.t_ += n
-            self.loss_curve_.append(loss)
-            if self.verbose:
-                print(f"Iteration {self.n_iter_}, loss = {loss:.8f}")
-            self._update_no_improvement_count(X_val, Y_val, w_val)
-            if self.solver == "sgd" and self.learning_rate == "invscaling":
-                self._lr = self.learning_rate_init / (self.t_ + 1) ** self.power_t
-            if self._no_improvement_count > self.n_iter_no_change:
-                if self.solver == "sgd" and self.learning_rate == "adaptive" and self._lr > 1e-6:
-                    self._lr /= 5.0
-                    self._no_improvement_count = 0
-                    if self.verbose:
-                        print(f"Setting learning rate to {self._lr:f}")
-                else:
-                    if self.verbose:
-                        what = "Validation score" if self.early_stopping else "Training loss"
-                        print(f"{what} did not improve more than tol={self.tol} for {self.n_iter_no_change} "
-                              "consecutive epochs. Stopping.")
-                    break
-            if incremental:
-                break
-            if self.n_iter_ == self.max_iter:
-                warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
-                              "optimization hasn't converged yet.", ConvergenceWarning)
-        if self.early_stopping and self._best_params is not None:
-            net._params[:] = self._best_params
-
-    def _config(self) -> Any:
-        """The core's optimizer settings, scaled so that the steps are scikit-learn's."""
-        scale = self._loss_scale
-        cfg = _core.OptimizerConfig()
-        cfg.l2 = self.alpha / scale
-        cfg.l2_per_sample = True
-        if self.solver == "sgd":
-            cfg.kind, cfg.lr = 0, self._lr * scale
-            cfg.momentum = float(self.momentum)
-            cfg.nesterov = bool(self.nesterovs_momentum) and self.momentum > 0
-        else:
-            cfg.kind, cfg.lr = 1, float(self.learning_rate_init)
-            cfg.beta1, cfg.beta2, cfg.eps = float(self.beta_1), float(self.beta_2), float(self.epsilon) / scale
-        return cfg
-
-    def _update_no_improvement_count(self, X_val, Y_val, w_val) -> None:
+        rule = self._stopping_rule(X_val, Y_val, w_val)
+        driver = EpochDriver(
+            net, TrainingData(X, labels, values, self._weights(sample_weight)), optimizer=self._optimizer,
+            schedule=self._optimizer.schedule, batch_size=batch, l2=self.alpha / scale, l2_per_sample=True,
+            order=self._row_order(n) if self.shuffle else None, stop_rules=[rule],
+            callbacks=[lambda history: self._epoch_done(history, scale, n)], on_divergence=None,
+            epoch=self.n_iter_, samples_seen=self.t_)
+        first = self.n_iter_
+        driver.run(self.n_iter_ + (1 if incremental else self.max_iter))
+        self._no_improvement_count = rule.count
         if self.early_stopping:
-            score = self._score(X_val, Y_val, w_val)
-            self.validation_scores_.append(score)
-            if score < self.best_validation_score_ + self.tol:
-                self._no_improvement_count += 1
-            else:
-                self._no_improvement_count = 0
-            if score > self.best_validation_score_:
-                self.best_validation_score_ = score
-                self._best_params = self._mlp.get_params()
+            self.best_validation_score_, self._best_params = rule.best, rule.best_params
         else:
-            if self.loss_curve_[-1] > self.best_loss_ - self.tol:
-                self._no_improvement_count += 1
-            else:
-                self._no_improvement_count = 0
-            self.best_loss_ = min(self.best_loss_, self.loss_curve_[-1])
+            self.best_loss_ = rule.best
+        if rule.stopped and self.verbose:
+            what = "Validation score" if self.early_stopping else "Training loss"
+            print(f"{what} did not improve more than tol={self.tol} for {self.n_iter_no_change} "
+                  "consecutive epochs. Stopping.")
+        # as scikit-learn: warn once the epoch numbered max_iter ends a fit that did not stop there
+        stopped_there = rule.stopped and self.n_iter_ == self.max_iter
+        if not incremental and first < self.max_iter <= self.n_iter_ and not stopped_there:
+            warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
+                          "optimization hasn't converged yet.", ConvergenceWarning)
+
+    def _make_optimizer(self) -> Optimizer:
+        """scikit-learn's solver and learning_rate as deltaprop's optimizer and schedule, scaled so
+        that the steps are scikit-learn's (its loss sums over the outputs where ours averages)."""
+        scale = self._loss_scale
+        if self.solver == "adam":
+            return Adam(lr=self.learning_rate_init, beta1=self.beta_1, beta2=self.beta_2, eps=self.epsilon / scale)
+        schedule: Schedule = Constant()
+        if self.learning_rate == "invscaling":
+            schedule = InvScaling(power_t=self.power_t)
+        elif self.learning_rate == "adaptive":  # lowered by the stopping rule below, down to 1e-6
+            schedule = Adaptive(patience=None, min_lr=1e-6 * scale)
+        momentum = float(self.momentum)
+        sgd = SGD(lr=self.learning_rate_init * scale, momentum=min(momentum, 0.5),
+                  nesterov=bool(self.nesterovs_momentum) and momentum > 0, schedule=schedule)
+        sgd.momentum = momentum  # scikit-learn allows momentum up to 1 (deltaprop.SGD: below 1)
+        return sgd
+
+    def _row_order(self, n: int):
+        """As scikit-learn: each epoch reshuffles the previous epoch's order."""
+        order = np.arange(n, dtype=np.int64)
+
+        def next_order(epoch: int) -> np.ndarray:
+            nonlocal order
+            order = shuffle(order, random_state=self._random_state)
+            return order
+        return next_order
+
+    def _stopping_rule(self, X_val, Y_val, w_val) -> NoImprovement:
+        """scikit-learn's tol / n_iter_no_change on the training loss or, with early_stopping, the
+        validation score; on a plateau the 'adaptive' schedule is lowered before it stops."""
+        on_plateau = self._lower_rate if isinstance(self._optimizer.schedule, Adaptive) else None
+        if self.early_stopping:
+            def score(history) -> float:
+                value = self._score(X_val, Y_val, w_val)
+                self.validation_scores_.append(value)
+                return value
+            return NoImprovement(score, self.tol, self.n_iter_no_change, maximize=True, on_plateau=on_plateau,
+                                 keep_best=True, best=self.best_validation_score_, count=self._no_improvement_count,
+                                 best_params=self._best_params)
+        return NoImprovement(lambda history: self.loss_curve_[-1], self.tol, self.n_iter_no_change,
+                             on_plateau=on_plateau, best=self.best_loss_, count=self._no_improvement_count)
+
+    def _lower_rate(self) -> bool:
+        """'adaptive' on a plateau: the rate divided by 5, unless it is down to 1e-6 (then stop)."""
+        schedule = self._optimizer.schedule
+        lowered = schedule.decay()
+        if lowered and self.verbose:
+            print(f"Setting learning rate to {schedule.lr(self._optimizer.lr, 0, 0) / self._loss_scale:f}")
+        return lowered
+
+    def _epoch_done(self, history, scale: int, n: int) -> None:
+        self.n_iter_ += 1
+        self.t_ += n
+        self.loss_ = scale * history.train_loss[-1]
+        self.loss_curve_.append(self.loss_)
+        if self.verbose:
+            print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
 
     # ------------------------------------------------------------------ prediction
     def _forward(self, X, check_input: bool = True) -> np.ndarray:
@@ -333,7 +358,7 @@ class _BaseMLP(BaseEstimator):
         if check_input:
             X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False, dtype=(np.float64, np.float32))
         X = _dense(X)
-        return self._mlp._net.output(np.ascontiguousarray(X, dtype=self._mlp.dtype)).astype(np.float64)
+        return self._mlp.network.output(np.ascontiguousarray(X, dtype=self._mlp.dtype)).astype(np.float64)
 
     def _score(self, X, y, sample_weight=None) -> float:
         y_pred = self._predict(X, check_input=False)

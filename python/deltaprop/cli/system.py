@@ -1,15 +1,13 @@
-"""`deltaprop info` (what this build can do) and `deltaprop bench` (the microbenchmarks in the
-source tree's bench/ folder)."""
+"""`deltaprop info` (what this build can do) and `deltaprop bench` (the microbenchmarks of
+`deltaprop.bench`, each in a fresh interpreter)."""
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
-import sys
-from pathlib import Path
-from typing import List, Optional
+from typing import List
 
-__all__ = ["add_info", "add_bench", "find_bench_dir"]
+from ..bench import BENCHMARKS, run
+
+__all__ = ["add_info", "add_bench"]
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -20,20 +18,7 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
-def find_bench_dir() -> Optional[Path]:
-    """bench/ of the source checkout this package runs from, else ./bench; None when absent."""
-    candidates = [Path(__file__).resolve().parents[3] / "bench", Path.cwd() / "bench"]
-    for folder in candidates:
-        if (folder / "mlp.py").is_file() and (folder / "gemm.py").is_file():
-            return folder
-    return None
-
-
 def _bench(args: argparse.Namespace) -> int:
-    folder = find_bench_dir()
-    if folder is None:
-        raise OSError("the benchmarks are scripts in the source tree's bench/ folder, which is not "
-                      "installed: run `deltaprop bench` from a deltaprop checkout")
     passed: List[str] = []
     if args.quick:
         passed.append("--quick")
@@ -41,9 +26,10 @@ def _bench(args: argparse.Namespace) -> int:
         passed.append("--json")
     if args.threads is not None:
         passed += ["--threads", str(args.threads)]
-    names = ["gemm", "mlp"] if args.which == "all" else [args.which]
+    passed += args.options
+    names = list(BENCHMARKS) if args.which == "all" else [args.which]
     for name in names:
-        code = subprocess.call([sys.executable, str(folder / f"{name}.py"), *passed], env=dict(os.environ))
+        code = run(name, passed)
         if code != 0:
             return code
     return 0
@@ -55,10 +41,18 @@ def add_info(sub: argparse._SubParsersAction) -> None:
 
 
 def add_bench(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bench", help="run the microbenchmarks (GEMM, MLP training) from bench/",
-                       description="Run bench/gemm.py and/or bench/mlp.py of a source checkout.")
-    p.add_argument("which", nargs="?", choices=["all", "gemm", "mlp"], default="all")
+    listing = "\n".join(f"  {name:8s} {b.summary}" for name, b in BENCHMARKS.items())
+    p = sub.add_parser("bench", help=f"run the microbenchmarks ({', '.join(BENCHMARKS)})",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Run a microbenchmark (default: all of them, one after the other) in a fresh "
+                                   "interpreter without OpenBLAS/OpenMP/MKL thread variables. Peers that are not "
+                                   "installed (torch, scikit-learn, threadpoolctl) are skipped with a line.",
+                       epilog=f"benchmarks:\n{listing}\n\n`deltaprop bench NAME --help` lists a benchmark's "
+                              f"own options (--tiny, --rounds, --dtype, ...).")
+    p.add_argument("which", nargs="?", choices=["all", *BENCHMARKS], default="all", metavar="NAME",
+                   help=f"all (default) or one of {', '.join(BENCHMARKS)}")
     p.add_argument("--quick", action="store_true", help="small subset, short runs")
     p.add_argument("--json", action="store_true", help="results as JSON on standard output")
-    p.add_argument("--threads", type=int, default=None, help="threads for every contestant")
+    p.add_argument("--threads", type=int, default=None, help="threads for every contestant (default: all cores)")
+    p.add_argument("options", nargs=argparse.REMAINDER, help="further options, passed to the benchmark")
     p.set_defaults(run=_bench)

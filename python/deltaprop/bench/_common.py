@@ -1,69 +1,99 @@
-"""Shared helpers for the microbenchmarks: environment, thread pinning, interleaved timing,
-tables and --json output. Import this module before numpy (it may re-exec the interpreter)."""
+"""Shared helpers for the microbenchmarks: options, peers, thread pinning, interleaved timing,
+tables and --json output."""
 from __future__ import annotations
 
+import argparse
+import importlib
+import json
 import os
+import platform
+import statistics
 import sys
+import time
+from types import ModuleType
+from typing import Dict, Optional, Sequence
 
-# OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE slow a current numpy on this machine (see
-# shared/PERFORMANCE.md): drop them and restart before numpy has been loaded.
-_SLOW_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-if any(k in os.environ for k in _SLOW_ENV):
-    if "numpy" in sys.modules:
-        print("warning: numpy was imported before bench/_common.py; OpenBLAS env vars stay set",
-              file=sys.stderr)
-    else:
-        env = {k: v for k, v in os.environ.items() if k not in _SLOW_ENV}
-        os.execve(sys.executable, [sys.executable] + sys.argv, env)
+import numpy as np
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import platform  # noqa: E402
-import statistics  # noqa: E402
-import time  # noqa: E402
+import deltaprop as dp
 
-import numpy as np  # noqa: E402
-from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
+from ._launch import CLEARED_NOTE, launch, needs_clean_process  # noqa: F401  (used by the benchmarks)
 
-import deltaprop as dp  # noqa: E402
-
-try:
-    import torch
+try:  # pins numpy's BLAS (and scikit-learn's); without it numpy's BLAS is not a fair contestant
+    from threadpoolctl import threadpool_info, threadpool_limits
 except ImportError:
-    torch = None
+    threadpool_info = threadpool_limits = None
 
 # Where human-readable output goes: stdout, or stderr when --json owns stdout.
 OUT = sys.stdout
 
 
-def parser(description: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=description)
+def default_threads() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def parser(name: str, description: str) -> argparse.ArgumentParser:
+    """The shared options of benchmark `name` (as `deltaprop bench` calls it)."""
+    p = argparse.ArgumentParser(prog=f"deltaprop bench {name}", description=description)
     p.add_argument("--quick", action="store_true", help="small subset, short runs")
-    p.add_argument("--threads", type=int, default=2, help="threads for every contestant (default 2)")
+    p.add_argument("--tiny", action="store_true", help="smallest sizes, one short round: a smoke test "
+                                                       "that takes seconds (the numbers mean little)")
+    p.add_argument("--threads", type=int, default=None,
+                   help=f"threads for every contestant (default: this machine's cores, {default_threads()})")
     p.add_argument("--rounds", type=int, default=None, help="interleaved rounds per case (default 5, quick 3)")
     p.add_argument("--json", action="store_true", help="print results as a JSON list on stdout "
                                                          "(tables go to stderr)")
     return p
 
 
-def setup(args) -> None:
-    """Route output, pin threads and print the environment note."""
+def parse(p: argparse.ArgumentParser, argv: Optional[Sequence[str]]) -> argparse.Namespace:
+    args = p.parse_args(argv)
+    if args.threads is None:
+        args.threads = default_threads()
+    if args.threads < 1:
+        p.error(f"--threads: expected an integer >= 1, got {args.threads}")
+    args.quick = args.quick or args.tiny
+    if args.rounds is None:
+        args.rounds = 1 if args.tiny else 3 if args.quick else 5
+    return args
+
+
+def peer(module: str) -> Optional[ModuleType]:
+    """Import an optional contestant; None when it is not installed."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        return None
+
+
+def setup(args, peers: Optional[Dict[str, str]] = None) -> Dict[str, Optional[ModuleType]]:
+    """Route output, import the optional peers (module -> the name shown when it is missing),
+    pin every contestant's threads and print the environment note with one "skipped: NAME not
+    installed" line per missing peer. Returns module -> the module, or None when missing."""
     global OUT
     OUT = sys.stderr if args.json else sys.stdout
-    if args.rounds is None:
-        args.rounds = 3 if args.quick else 5
-    pin_threads(args.threads)
+    found = {module: peer(module) for module in (peers or {})}
+    pin_threads(args.threads, found.get("torch"))
     note(args.threads)
+    for module, name in (peers or {}).items():
+        if found[module] is None:
+            say(f"skipped: {name} not installed")
+    return found
 
 
 def say(*a) -> None:
     print(*a, file=OUT, flush=True)
 
 
-def pin_threads(n: int) -> None:
+def pin_threads(n: int, torch: Optional[ModuleType] = None) -> None:
     """Same thread count for every contestant: deltaprop, numpy's BLAS, torch."""
     dp.set_num_threads(n)
-    threadpool_limits(limits=n, user_api="blas")  # global, not as a context manager
+    if threadpool_limits is not None:
+        threadpool_limits(limits=n, user_api="blas")  # global, not as a context manager
     if torch is not None:
         torch.set_num_threads(n)
 
@@ -81,10 +111,12 @@ def cpu_model() -> str:
 
 def env_info(threads: int) -> dict:
     blas = [{k: d.get(k) for k in ("internal_api", "version", "architecture", "num_threads")}
-            for d in threadpool_info() if d.get("user_api") == "blas"]
+            for d in (threadpool_info() if threadpool_info else []) if d.get("user_api") == "blas"]
+    torch = sys.modules.get("torch")
     return {"cpu": cpu_model(), "cores": os.cpu_count(), "threads": threads,
             "deltaprop": dp.build_info(), "numpy": np.__version__, "numpy_blas": blas,
-            "torch": getattr(torch, "__version__", None), "python": platform.python_version()}
+            "torch": getattr(torch, "__version__", None), "python": platform.python_version(),
+            "cleared_env": os.environ.get(CLEARED_NOTE)}
 
 
 def note(threads: int) -> None:
@@ -94,7 +126,9 @@ def note(threads: int) -> None:
     for b in e["numpy_blas"]:
         say(f"# numpy {e['numpy']} BLAS: {b['internal_api']} {b['version']} "
             f"kernel={b['architecture']} threads={b['num_threads']}")
-    say(f"# torch: {e['torch'] or 'not installed'};  python {e['python']}")
+    say(f"# torch {e['torch']}; python {e['python']}" if e["torch"] else f"# python {e['python']}")
+    if e["cleared_env"]:
+        say(f"# removed from the environment for this run: {e['cleared_env']}")
     load = os.getloadavg()[0]
     if load > 0.5:
         say(f"# WARNING: load average {load:.2f} before starting: other processes are using the "

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The GPU check, for a machine with an NVIDIA GPU and no network (about 5 minutes):
+#   1. records the environment (nvidia-smi, nvcc, Python, torch);
+#   2. builds deltaprop with its CUDA backend (DELTAPROP_CUDA=ON, this GPU's architecture);
+#   3. runs the `cuda`-marked tests;
+#   4. prints the GPU benchmark against PyTorch CUDA on the same card and writes it as JSON.
+# Everything it prints also goes to ${OUT:-gpu-check}/ (log.txt, cuda-tests.xml, gpu_bench.json).
+# Options through the environment: QUICK=1 for a shorter benchmark, SKIP_BENCH=1, PYTEST_ARGS.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out="${OUT:-gpu-check}"
+mkdir -p "$out"
+exec > >(tee "$out/log.txt") 2>&1
+python="${PYTHON:-python3}"
+
+echo "== environment ($(date -u +%FT%TZ))"
+nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv || echo "nvidia-smi failed"
+nvcc --version | tail -2
+"$python" -V
+"$python" -c "import torch; print('torch', torch.__version__, 'CUDA', torch.version.cuda, 'GPU', torch.cuda.is_available())" \
+  || echo "torch: not importable"
+
+echo "== build"
+venv="${TMPDIR:-/tmp}/deltaprop-gpu-venv"
+"$python" -m venv --system-site-packages "$venv" && source "$venv/bin/activate"
+# Offline: anything missing comes from wheels carried beside the checkout (.gpu-wheels/).
+for mod in pytest scikit_build_core pybind11 numpy; do
+  python -c "import $mod" 2>/dev/null || pip install -q --no-index --find-links .gpu-wheels "${mod//_/-}"
+done
+arch="$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d '.')"
+start=$(date +%s)
+if ! DELTAPROP_CUDA=ON DELTAPROP_CUDA_ARCHS="${arch:-90}" CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
+     pip install -q --no-build-isolation --no-deps --no-index . ; then
+  echo "BUILD FAILED"
+  exit 1
+fi
+echo "built in $(( $(date +%s) - start )) s"
+cd "$out"  # import the installed package, not the source tree
+python -c "import deltaprop, deltaprop.cuda as c; print(deltaprop.build_info()); print(c.devices()); print('why not:', repr(c.why_unavailable()))"
+
+echo "== cuda tests"
+python -m pytest -q -p no:cacheprovider -m cuda "$OLDPWD/tests/test_cuda.py" --junitxml cuda-tests.xml \
+  -W "ignore::DeprecationWarning" ${PYTEST_ARGS:-} 2>&1 | tail -60
+tests_status=${PIPESTATUS[0]}
+
+if [ -z "${SKIP_BENCH:-}" ]; then
+  echo "== benchmark"
+  timeout 300 python -m deltaprop.bench.gpu ${QUICK:+--quick} --json gpu_bench.json
+fi
+echo "== done: tests exit status $tests_status"
+exit "$tests_status"

@@ -1,0 +1,196 @@
+"""MLP training samples/s and one-sample inference latency: deltaprop vs PyTorch (CPU) vs
+scikit-learn, interleaved, same thread count, float32, ReLU, softmax cross-entropy, plain SGD.
+
+    deltaprop bench mlp [--quick|--tiny] [--json] [--threads N] [--rounds R]
+"""
+from __future__ import annotations
+
+import time
+import warnings
+from typing import Optional, Sequence
+
+import numpy as np
+
+import deltaprop as dp
+
+from . import _common as C
+
+# The optional peers, set by main(): None when not installed (skipped with a line).
+torch = None
+MLPClassifier = None
+
+LR = 0.01
+MNIST = [784, 512, 512, 10]
+TINY = [32, 16, 4]  # --tiny: a smoke test of every code path in seconds
+
+
+def cases(quick: bool, tiny: bool = False):
+    """(sizes, batch, rows in the synthetic data set: one epoch over them is one timed call)."""
+    if tiny:
+        yield TINY, 8, 64
+        return
+    for b, n in [(1, 256), (8, 1024), (32, 4096), (128, 8192), (256, 8192)]:
+        yield MNIST, b, n
+    yield [784, 128, 10], 64, 16384
+    yield [1024, 4096, 4096, 10], 256, (512 if quick else 1024)
+
+
+def dataset(sizes, n, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.random((n, sizes[0]), dtype=np.float32)
+    y = rng.integers(0, sizes[-1], n, dtype=np.int64)
+    return X, y
+
+
+def torch_model(sizes):
+    layers = []
+    for i in range(len(sizes) - 1):
+        layers.append(torch.nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2:
+            layers.append(torch.nn.ReLU())
+    return torch.nn.Sequential(*layers)
+
+
+def contestants(sizes, b, X, y):
+    """name -> interleaved() spec; each fn runs one epoch over (X, y) in row order."""
+    net = dp.MLP(sizes, activation="relu", loss="cross_entropy", seed=0)
+    batches = [(X[i:i + b], y[i:i + b]) for i in range(0, len(X), b)]
+
+    def dp_step():
+        for xb, yb in batches:
+            net.train_step(xb, yb, lr=LR)
+
+    net_fit = dp.MLP(sizes, activation="relu", loss="cross_entropy", seed=0)
+    out = {"dp_step": dp_step,
+           "dp_fit": lambda: net_fit.fit(X, y, epochs=1, batch_size=b, lr=LR, shuffle=False)}
+    if torch is not None:
+        model, loss_fn = torch_model(sizes), torch.nn.CrossEntropyLoss()
+        opt = torch.optim.SGD(model.parameters(), lr=LR)
+        tb = [(torch.from_numpy(xb), torch.from_numpy(yb)) for xb, yb in batches]
+
+        def torch_epoch():
+            for xb, yb in tb:
+                opt.zero_grad()
+                loss_fn(model(xb), yb).backward()
+                opt.step()
+        out["torch"] = torch_epoch
+    if MLPClassifier is not None:
+        clf = MLPClassifier(hidden_layer_sizes=tuple(sizes[1:-1]), activation="relu", solver="sgd",
+                            momentum=0.0, learning_rate_init=LR, learning_rate="constant",
+                            batch_size=b, alpha=0.0, max_iter=1, shuffle=False, random_state=0)
+        clf.partial_fit(X[:b], y[:b], classes=np.arange(sizes[-1]))  # first call: initialise
+        out["sklearn"] = {"fn": lambda: clf.partial_fit(X, y), "settle": C.SETTLE_BLAS}
+    return out
+
+
+def train_case(sizes, b, X, y, args, min_time):
+    with C.OtherLoad() as load:
+        s = C.interleaved(contestants(sizes, b, X, y), args.rounds, min_time)
+    n = len(X)
+    r = {"bench": "mlp_train", "net": str(sizes), "batch": b, "rows": n, "threads": args.threads,
+         "other_load": load.share}
+    for k, t in s.items():
+        r[k] = n / C.median(t)
+    for ours in ("dp_step", "dp_fit"):
+        for ref in ("torch", "sklearn"):
+            if ref in s:
+                r[f"{ours}/{ref}"] = C.ratio(s[ref], s[ours])
+    return r
+
+
+def train(args):
+    rows = []
+    min_time = 0.01 if args.tiny else 0.1 if args.quick else 0.3
+    for sizes, b, n in cases(args.quick, args.tiny):
+        t0 = time.perf_counter()
+        X, y = dataset(sizes, n)
+        rows.append(C.least_disturbed(lambda: train_case(sizes, b, X, y, args, min_time),
+                                      tries=1 if args.quick else 3))
+        C.say(f"  {sizes} batch {b}: {time.perf_counter() - t0:.1f} s")
+    cols = [("net", "net", "{}"), ("batch", "batch", "{}"), ("dp_step", "dp step/s", "{:,.0f}"),
+            ("dp_fit", "dp fit/s", "{:,.0f}"), ("torch", "torch/s", "{:,.0f}"),
+            ("sklearn", "sklearn/s", "{:,.0f}"), ("dp_step/torch", "step/torch", "{:.2f}"),
+            ("dp_fit/torch", "fit/torch", "{:.2f}"), ("dp_step/sklearn", "step/skl", "{:.2f}"),
+            ("dp_fit/sklearn", "fit/skl", "{:.2f}"), ("other_load", "others", "{:.0%}")]
+    C.say(f"\n## training, samples/s, float32, {args.threads} threads, lr {LR}, "
+          f"medians of {args.rounds} interleaved rounds")
+    C.table(rows, cols)
+    return rows
+
+
+def latency(args):
+    """predict_proba on one sample of [784,512,512,10]: median µs over many single calls."""
+    sizes = TINY if args.tiny else MNIST
+    X, _ = dataset(sizes, 1)
+    net = dp.MLP(sizes, activation="relu", loss="cross_entropy", seed=0)
+    fns = {"deltaprop": lambda: net.predict_proba(X)}
+    if torch is not None:
+        model, xt = torch_model(sizes).eval(), torch.from_numpy(X)
+
+        def torch_proba():
+            with torch.no_grad():
+                return torch.softmax(model(xt), dim=1)
+        fns["torch"] = torch_proba
+    calls = 20 if args.tiny else 200 if args.quick else 1000
+    times = {k: [] for k in fns}
+    with C.OtherLoad() as load:
+        for rnd in range(args.rounds + 1):          # round 0 is the warm-up
+            for k, fn in fns.items():
+                for _ in range(calls):
+                    t = time.perf_counter_ns()
+                    fn()
+                    if rnd:
+                        times[k].append(time.perf_counter_ns() - t)
+                time.sleep(C.SETTLE_OMP)
+    r = {"bench": "mlp_latency", "net": str(sizes), "threads": args.threads, "other_load": load.share,
+         "deltaprop_us": C.median(times["deltaprop"]) / 1e3}
+    if torch is not None:
+        r["torch_us"] = C.median(times["torch"]) / 1e3
+        r["torch/dp"] = r["torch_us"] / r["deltaprop_us"]
+    C.say(f"## predict_proba latency, 1 sample, {sizes}, median of {args.rounds}x{calls} calls")
+    C.table([r], [("deltaprop_us", "deltaprop µs", "{:.1f}"), ("torch_us", "torch µs", "{:.1f}"),
+                  ("torch/dp", "torch/dp", "{:.2f}"), ("other_load", "others", "{:.0%}")])
+    return [r]
+
+
+def scaling(args):
+    """deltaprop train_step samples/s at 1 vs N threads (N = max(2, --threads)), batch 128."""
+    b, n, nt = 128, 4096, max(2, args.threads)
+    sizes = TINY if args.tiny else MNIST
+    if args.tiny:
+        b, n = 8, 64
+    X, y = dataset(sizes, n)
+    step = contestants(sizes, b, X, y)["dp_step"]
+
+    def measure():
+        with C.OtherLoad() as load:
+            s = C.interleaved({"1": {"fn": step, "setup": lambda: dp.set_num_threads(1)},
+                               str(nt): {"fn": step, "setup": lambda: dp.set_num_threads(nt)}},
+                              args.rounds, 0.01 if args.tiny else 0.1 if args.quick else 0.3)
+        dp.set_num_threads(args.threads)
+        return {"bench": "mlp_threads", "net": str(sizes), "batch": b, "threads": nt,
+                "samples_s_1": n / C.median(s["1"]), "samples_s_n": n / C.median(s[str(nt)]),
+                "speedup": C.ratio(s["1"], s[str(nt)]), "other_load": load.share}
+    r = C.least_disturbed(measure, tries=1 if args.quick else 3)
+    C.say(f"## deltaprop thread scaling, train_step, {sizes}, batch {b}")
+    C.table([r], [("samples_s_1", "1 thread/s", "{:,.0f}"), ("samples_s_n", f"{nt} threads/s", "{:,.0f}"),
+                  ("speedup", "speed-up", "{:.2f}"), ("other_load", "others", "{:.0%}")])
+    return [r]
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    global torch, MLPClassifier
+    if C.needs_clean_process():
+        return C.launch(__spec__.name, argv)
+    args = C.parse(C.parser("mlp", __doc__.split("\n\n")[0]), argv)
+    peers = C.setup(args, {"torch": "torch", "sklearn.neural_network": "scikit-learn"})
+    torch = peers["torch"]
+    MLPClassifier = getattr(peers["sklearn.neural_network"], "MLPClassifier", None)
+    warnings.filterwarnings("ignore")
+    rows = train(args) + latency(args) + scaling(args)
+    C.emit_json(args, rows)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,131 @@
+"""`fit`: the arguments of `MLP.fit` checked and turned into one run of the epoch driver.
+
+Epochs of shuffled minibatches run inside the core (one call per epoch, the GIL released,
+Ctrl-C honoured at batch boundaries), validation after each epoch, a progress bar when verbose
+(see progress.py). The model's `TrainingState` carries warm starts and resumes; `save` (the
+model's own) writes checkpoints.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .._validation import choice, finite_float, positive_int
+from ..callbacks import EarlyStopping
+from ..history import History
+from ..network import Network
+from ..optimizers import make_optimizer, make_schedule
+from ..progress import EpochProgress
+from .data import sample_weights, split_validation
+from .driver import Checkpoint, EpochDriver, ShuffledOrder, TrainingData
+from .state import TrainingState
+
+__all__ = ["fit", "OPTIMIZERS"]
+
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw")  # or a deltaprop.SGD/Adam/AdamW object
+
+Callback = Callable[[History], Any]
+
+
+def fit(net: Network, X: Any, y: Any, *, state: TrainingState, save: Callable[[Any], None],
+        epochs: int = 10, batch_size: int = 32, optimizer: str = "sgd",
+        lr: float = 0.01, l2: float = 0.0, validation_data: Optional[Tuple[Any, Any]] = None,
+        shuffle: bool = True, seed: Optional[int] = None, verbose: bool = False,
+        validation_split: float = 0.0, lr_schedule: Any = None, early_stopping: Any = None,
+        callbacks: Any = None, sample_weight: Any = None, class_weight: Any = None,
+        warm_start: bool = False, checkpoint: Any = None, checkpoint_every: int = 1,
+        resume: Any = None, on_divergence: str = "raise") -> History:
+    """Train `net` and return its History. state: the model's TrainingState (continued by
+    warm_start, replaced by resume, updated after every epoch); save(path): writes the model
+    with that state (checkpoints).
+
+    X: (n, sizes[0]); y: targets as for the model's loss. Each epoch visits every row once, in
+    a fresh random order when shuffle (seeded by `seed`, default the model's seed) or in row
+    order otherwise; the last batch of an epoch may be smaller. l2 adds l2/2 · Σ‖W‖² to the loss.
+
+    optimizer: 'sgd' (plain SGD, fused into the backward pass), 'momentum', 'nesterov', 'adam',
+    'adamw' (all at `lr`) or a deltaprop.SGD / Adam / AdamW object (its own lr). lr_schedule:
+    'constant', 'invscaling', 'adaptive', 'step', 'cosine' or a deltaprop.optimizers.Schedule.
+    validation_split: a seeded random fraction of the rows held out as validation data.
+    early_stopping: True or a deltaprop.EarlyStopping(patience, min_delta, restore_best_weights).
+    callbacks: callables taking the History after each epoch; True or StopIteration stops.
+    sample_weight (n,) / class_weight ({class: weight} or 'balanced'): weighted mean loss.
+    warm_start: keep the optimizer state, RNG and epoch count of the previous fit (the weights
+    are always kept). checkpoint: save the model with its optimizer and training state there
+    every `checkpoint_every` epochs (and at the end); resume: continue the run saved at that path
+    until `epochs` epochs in all, exactly as if it had not stopped. KeyboardInterrupt (Ctrl-C)
+    stops at a batch boundary, leaves the model usable and propagates; `net.history_` then
+    holds the History so far (`state.history`). When the loss or the weights become NaN or inf, the weights of the
+    last finite epoch are restored and training stops: on_divergence='raise' (default) raises
+    FloatingPointError, 'warn' issues a RuntimeWarning and returns the History so far.
+    """
+    X, labels, values = net.check_data(X, y)
+    epochs = positive_int(epochs, "epochs", minimum=0)
+    batch_size = positive_int(batch_size, "batch_size")
+    lr = finite_float(lr, "lr", positive=True)
+    l2 = finite_float(l2, "l2", nonnegative=True)
+    on_divergence = choice(on_divergence, "on_divergence", ("raise", "warn"))
+    val = None
+    if validation_data is not None:
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise ValueError("validation_data: expected a pair (X_val, y_val)")
+        val = net.check_data(*validation_data, names=("validation_data[0]", "validation_data[1]"))
+    seed = net.seed if seed is None else positive_int(seed, "seed", minimum=0)
+    weights = sample_weights(net, labels, X.shape[0], sample_weight, class_weight)
+    if validation_split:
+        if val is not None:
+            raise ValueError("validation_split: give validation_data or validation_split, not both")
+        train_rows, val_rows = split_validation(X.shape[0], validation_split, seed)
+        val = (X[val_rows], None if labels is None else labels[val_rows], None if values is None else values[val_rows])
+        X = np.ascontiguousarray(X[train_rows])
+        labels = None if labels is None else np.ascontiguousarray(labels[train_rows])
+        values = None if values is None else np.ascontiguousarray(values[train_rows])
+        weights = None if weights is None else np.ascontiguousarray(weights[train_rows])
+    optimizer = make_optimizer(optimizer, lr)
+    early = _early_stopping(early_stopping)
+    if not isinstance(warm_start, bool):
+        raise TypeError(f"warm_start: expected True or False, got {warm_start!r}")
+    checkpoint_every = positive_int(checkpoint_every, "checkpoint_every")
+    driver = EpochDriver(
+        net, TrainingData(X, labels, values, weights), optimizer=optimizer, batch_size=batch_size,
+        schedule=optimizer.schedule if lr_schedule is None else make_schedule(lr_schedule), l2=l2,
+        order=ShuffledOrder(X.shape[0], seed) if shuffle else None,
+        validation=None if val is None else (lambda: net.evaluate(*val)),
+        stop_rules=[] if early is None else [early], callbacks=_callbacks(callbacks),
+        checkpoint=None if checkpoint is None else Checkpoint(lambda: save(checkpoint), checkpoint_every),
+        on_divergence=on_divergence, state=state, progress=EpochProgress(epochs, enabled=verbose))
+    if resume is not None:
+        state.resume(net, resume)
+        state.apply(driver, with_history=True)
+        end_epoch = max(epochs, driver.epoch)  # `epochs` counts the whole run
+    else:
+        if warm_start and state:
+            state.apply(driver, with_history=False)
+        else:
+            net.reset_optimizer_state()
+            if early is not None:
+                early.reset()
+        end_epoch = driver.epoch + epochs
+    state.history = driver.history
+    return driver.run(end_epoch)
+
+
+def _early_stopping(value: Any) -> Optional[EarlyStopping]:
+    if value is None or value is False:
+        return None
+    if value is True:
+        return EarlyStopping()
+    if isinstance(value, EarlyStopping):
+        return value
+    raise TypeError(f"early_stopping: expected True, False or a deltaprop.EarlyStopping, got {value!r}")
+
+
+def _callbacks(value: Optional[Sequence[Callback]]) -> List[Callback]:
+    if value is None:
+        return []
+    items = [value] if callable(value) else list(value)
+    for i, cb in enumerate(items):
+        if not callable(cb):
+            raise TypeError(f"callbacks[{i}]: expected a callable taking the History, got {cb!r}")
+    return items
