@@ -3,9 +3,11 @@
 #   1. records the environment (nvidia-smi, nvcc, Python, torch);
 #   2. builds deltaprop with its CUDA backend (DELTAPROP_CUDA=ON, this GPU's architecture);
 #   3. runs the `cuda`-marked tests;
-#   4. prints the GPU benchmark against PyTorch CUDA on the same card and writes it as JSON.
+#   4. runs every GPU code path once under compute-sanitizer's memcheck (when installed);
+#   5. prints the GPU benchmark against PyTorch CUDA on the same card and writes it as JSON.
 # Everything it prints also goes to ${OUT:-gpu-check}/ (log.txt, cuda-tests.xml, gpu_bench.json).
-# Options through the environment: QUICK=1 for a shorter benchmark, SKIP_BENCH=1, PYTEST_ARGS.
+# Options through the environment: QUICK=1 for a shorter benchmark, SKIP_BENCH=1, SKIP_SANITIZER=1,
+# PYTEST_ARGS.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out="${OUT:-gpu-check}"
@@ -43,9 +45,16 @@ python -m pytest -q -p no:cacheprovider -m cuda "$OLDPWD/tests/test_cuda.py" --j
   -W "ignore::DeprecationWarning" ${PYTEST_ARGS:-} 2>&1 | tail -60
 tests_status=${PIPESTATUS[0]}
 
+if [ -z "${SKIP_SANITIZER:-}" ] && command -v compute-sanitizer >/dev/null; then
+  echo "== compute-sanitizer memcheck (every code path on a small network)"
+  timeout 240 compute-sanitizer --tool memcheck --error-exitcode 9 --print-limit 20 \
+    python "$OLDPWD/bench/gpu_sanitize.py" 2>&1 | tail -30
+  echo "memcheck exit status ${PIPESTATUS[0]}"
+fi
+
 if [ -z "${SKIP_BENCH:-}" ]; then
   echo "== benchmark"
-  timeout 300 python -m deltaprop.bench.gpu ${QUICK:+--quick} --json gpu_bench.json
+  timeout 300 python -m deltaprop.bench.gpu ${QUICK:+--quick} --out gpu_bench.json
 fi
 echo "== done: tests exit status $tests_status"
 exit "$tests_status"

@@ -292,3 +292,26 @@ def test_tf32_trains_close_to_fp32():
     a.fit(X, y, epochs=2, batch_size=64)
     b.fit(X, y, epochs=2, batch_size=64)
     assert rel(b.get_params(), a.get_params()) <= 1e-2
+
+
+@pytest.mark.cuda
+def test_device_out_of_memory_mid_fit_keeps_the_model_usable():
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("torch without CUDA")
+    net = dp.MLP([64, 4096, 10], device="cuda", seed=0)
+    X = np.random.default_rng(0).standard_normal((100_000, 64)).astype(np.float32)
+    y = np.zeros(100_000, np.int64)
+    before = net.get_params()
+    free, _ = torch.cuda.mem_get_info()
+    hog = torch.empty(max(free - (256 << 20), 0), dtype=torch.uint8, device="cuda")  # leave 256 MiB
+    try:
+        # the batch's activations alone need 100,000 x 4096 x 4 B = 1.6 GB
+        with pytest.raises(MemoryError, match="GPU memory"):
+            net.fit(X, y, epochs=1, batch_size=100_000)
+    finally:
+        del hog
+        torch.cuda.empty_cache()
+    np.testing.assert_array_equal(net.get_params(), before)
+    net.fit(X[:512], y[:512], epochs=1, batch_size=128)
+    assert np.isfinite(net.get_params()).all()

@@ -264,6 +264,16 @@ void bind_network(py::module_& m, const char* name) {
         n.set_optimizer_state(steps, vel.size() ? vel.data() : nullptr, m.size() ? m.data() : nullptr,
                               v.size() ? v.data() : nullptr);
       })
+      .def("save_snapshot", &Net::save_snapshot, py::call_guard<py::gil_scoped_release>())
+      .def("restore_snapshot", &Net::restore_snapshot, py::call_guard<py::gil_scoped_release>())
+      .def("params_finite", &Net::params_finite, py::call_guard<py::gil_scoped_release>())
+      .def("apply_gradient", [](Net& n, Array<T> grad, py::object cfg, std::optional<double> mass) {
+        require_1d(grad, n.num_params(), "grad");
+        StepConfig c = step_config(cfg);
+        const T* g = grad.data();
+        py::gil_scoped_release nogil;
+        n.apply_gradient(g, c, mass ? *mass : 0.0);
+      }, py::arg("grad"), py::arg("config"), py::arg("mass") = py::none())
       .def("reset_optimizer_state", &Net::reset_optimizer_state, py::call_guard<py::gil_scoped_release>());
 }
 

@@ -105,7 +105,8 @@ __global__ void gather_kernel(const StepState* st, const std::int64_t* order, id
 
 // One block: the mass in a fixed order, then the step's scalars.
 template <class T>
-__global__ void step_begin_kernel(StepState* st, const Hyper* h, const T* weights, idx rows, bool count_step) {
+__global__ void step_begin_kernel(StepState* st, const Hyper* h, const T* weights, idx rows, bool count_step,
+                                  double given_mass) {
   __shared__ double part[kThreads];
   double sum = 0;
   if (weights)
@@ -117,7 +118,7 @@ __global__ void step_begin_kernel(StepState* st, const Hyper* h, const T* weight
     __syncthreads();
   }
   if (threadIdx.x != 0) return;
-  const double mass = weights ? part[0] : double(rows);
+  const double mass = given_mass >= 0 ? given_mass : weights ? part[0] : double(rows);
   st->mass = mass;
   // The l2 as the CPU core rounds it: in T, divided by the mass for scikit-learn's alpha.
   st->l2_eff = h->l2_per_sample ? (mass > 0 ? double(T(h->l2 / mass)) : 0.0) : double(T(h->l2));
@@ -301,8 +302,9 @@ void gather_batch(cudaStream_t s, const StepState* st, const std::int64_t* order
 }
 
 template <class T>
-void step_begin(cudaStream_t s, StepState* st, const Hyper* h, const T* weights, idx rows, bool count_step) {
-  step_begin_kernel<T><<<1, kThreads, 0, s>>>(st, h, weights, rows, count_step);
+void step_begin(cudaStream_t s, StepState* st, const Hyper* h, const T* weights, idx rows, bool count_step,
+                double mass) {
+  step_begin_kernel<T><<<1, kThreads, 0, s>>>(st, h, weights, rows, count_step, mass);
   check_launch("step_begin");
 }
 
@@ -347,7 +349,7 @@ void optimizer_update(cudaStream_t s, UpdateKind kind, T* params, T* velocity, T
   template void output_transform<T>(cudaStream_t, T*, idx, idx, LossId);                                \
   template void gather_batch<T>(cudaStream_t, const StepState*, const std::int64_t*, idx, const T*, idx,  \
                                 T*, const std::int64_t*, std::int64_t*, const T*, idx, T*, const T*, T*); \
-  template void step_begin<T>(cudaStream_t, StepState*, const Hyper*, const T*, idx, bool);             \
+  template void step_begin<T>(cudaStream_t, StepState*, const Hyper*, const T*, idx, bool, double);     \
   template void loss_rows<T>(cudaStream_t, LossId, const T*, idx, idx, const std::int64_t*, const T*,    \
                              const T*, const StepState*, T*, double*);                                  \
   template void reduce_sum<T>(cudaStream_t, const T*, idx, bool, double*, double*);                     \

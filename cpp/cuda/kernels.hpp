@@ -39,11 +39,11 @@ void gather_batch(cudaStream_t s, const StepState* st, const std::int64_t* order
                   const T* X, idx in_w, T* xb, const std::int64_t* labels, std::int64_t* lb,
                   const T* values, idx out_w, T* vb, const T* weights, T* wb);
 
-// Starts a step: the batch mass (rows or Σ weights), this step's l2, and -- when `count_step` --
-// the step count and Adam's bias corrections.
+// Starts a step: the batch mass (`mass` when >= 0, else rows or Σ weights), this step's l2,
+// and -- when `count_step` -- the step count and Adam's bias corrections.
 template <class T>
 void step_begin(cudaStream_t s, StepState* st, const Hyper* h, const T* weights, idx rows,
-                bool count_step);
+                bool count_step, double mass);
 // Per-row loss (double) and d(mean loss)/d(logits) (if dlogits is not null), scaled by w_i / mass.
 template <class T>
 void loss_rows(cudaStream_t s, LossId loss, const T* logits, idx rows, idx c, const std::int64_t* labels,

@@ -1,6 +1,7 @@
 #include "network.hpp"
 #include <algorithm>
 #include <cstring>
+#include <cmath>
 #include <numeric>
 #include <stdexcept>
 #include <utility>
@@ -127,6 +128,41 @@ void Network<T>::set_params(const T* in) {
   std::lock_guard<std::mutex> lock(mutex_);
   ctx_.activate();
   upload_params(in);
+}
+
+template <class T>
+void Network<T>::save_snapshot() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ctx_.activate();
+  snapshot_.reserve(std::size_t(device_count_), "a copy of the parameters");
+  check(cudaMemcpyAsync(snapshot_.data(), params_.data(), sizeof(T) * device_count_, cudaMemcpyDeviceToDevice,
+                        ctx_.stream()),
+        "snapshot the parameters");
+  ctx_.synchronize();
+}
+
+template <class T>
+void Network<T>::restore_snapshot() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!snapshot_.data()) throw std::logic_error("restore_snapshot: no snapshot taken");
+  ctx_.activate();
+  check(cudaMemcpyAsync(params_.data(), snapshot_.data(), sizeof(T) * device_count_, cudaMemcpyDeviceToDevice,
+                        ctx_.stream()),
+        "restore the parameters");
+  ctx_.synchronize();
+}
+
+template <class T>
+bool Network<T>::params_finite() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ctx_.activate();
+  // Σ p² in double: inf or NaN exactly when some parameter is (|p| < 1e154 for any finite float).
+  double* out = &state_.data()->grad_sq;
+  reduce_sum<T>(ctx_.stream(), params_.data(), device_count_, true, partials_.data(), out);
+  double sum = 0.0;
+  check(cudaMemcpyAsync(&sum, out, sizeof(double), cudaMemcpyDeviceToHost, ctx_.stream()), "read the norm");
+  ctx_.synchronize();
+  return std::isfinite(sum);
 }
 
 // ------------------------------------------------------------------ optimizer state
@@ -333,7 +369,7 @@ void Network<T>::enqueue_step(const StepShape& sh) {
   if (sh.gather)
     gather_batch<T>(s, st, order_.data(), rows, data_.X, input_width(), xb, data_.labels, lb, data_.values, out_w,
                     vb, data_.weights, wb);
-  step_begin<T>(s, st, hyper_.data(), wb, rows, sh.update);
+  step_begin<T>(s, st, hyper_.data(), wb, rows, sh.update, -1.0);
   std::vector<T*> outs;
   for (idx l = 0; l < num_layers(); ++l) outs.push_back(acts_buf_.data() + act_off_[l]);
   forward_layers(xb, rows, outs.data());
@@ -424,6 +460,24 @@ double Network<T>::train_step(Rows<T> h, const StepConfig& cfg) {
   check(cudaMemcpyAsync(host_state_, state_.data(), sizeof(StepState), cudaMemcpyDeviceToHost, s), "read loss");
   ctx_.synchronize();
   return host_state_->step_loss;
+}
+
+template <class T>
+void Network<T>::apply_gradient(const T* grad, const StepConfig& cfg, double mass) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ctx_.activate();
+  cudaStream_t s = ctx_.stream();
+  ensure_optimizer_state(cfg);
+  copy_layout_in(grad_.data(), grad);
+  write_hyper(cfg);
+  StepState* st = state_.data();
+  step_begin<T>(s, st, hyper_.data(), nullptr, 0, true, mass);
+  const UpdateKind kind = update_kind(cfg);
+  if (cfg.l2 != 0.0) add_l2<T>(s, grad_.data(), params_.data(), weight_end_, st);
+  if (kind.clip) reduce_sum<T>(s, grad_.data(), device_count_, true, partials_.data(), &st->grad_sq);
+  optimizer_update<T>(s, kind, params_.data(), velocity_.data(), adam_m_.data(), adam_v_.data(), grad_.data(),
+                      device_count_, weight_end_, hyper_.data(), st);
+  ctx_.synchronize();
 }
 
 template <class T>

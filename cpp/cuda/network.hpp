@@ -72,6 +72,14 @@ class Network {
   // Parameters and optimizer state in host order (host pointers, num_params values each).
   void get_params(T* out);
   void set_params(const T* in);
+  // A copy of the parameters kept on the device (the last finite weights of a fit), and back.
+  void save_snapshot();
+  void restore_snapshot();
+  // True when no parameter is NaN or inf (one reduction on the device).
+  bool params_finite();
+  // One optimizer step from a gradient computed elsewhere (host, host order, the data loss
+  // alone): adds the L2 term (over `mass` when l2 is per sample), clips, decays and updates.
+  void apply_gradient(const T* grad, const StepConfig& cfg, double mass);
   std::int64_t optimizer_steps();
   // Which of velocity, adam_m, adam_v exist (were used); filled into host arrays when asked.
   void get_optimizer_state(T* velocity, T* m, T* v, bool* have);
@@ -122,7 +130,7 @@ class Network {
   LossId loss_;
   idx host_count_ = 0, device_count_ = 0, weight_end_ = 0;
   std::vector<idx> w_off_, b_off_, host_w_off_;
-  DeviceBuffer<T> params_, grad_, velocity_, adam_m_, adam_v_;
+  DeviceBuffer<T> params_, grad_, velocity_, adam_m_, adam_v_, snapshot_;
   bool have_velocity_ = false, have_adam_ = false;
   DeviceBuffer<StepState> state_;
   DeviceBuffer<Hyper> hyper_;

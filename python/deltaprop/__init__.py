@@ -15,7 +15,7 @@ from typing import Any, Dict
 # Read when the OpenMP runtime starts (loading _core below); a value set by the user wins.
 os.environ.setdefault("GOMP_SPINCOUNT", "10000")
 
-from . import _core, kernels  # noqa: E402
+from . import _core, cuda, kernels  # noqa: E402
 from ._validation import positive_int
 from .gradcheck import gradcheck
 from .history import History
@@ -49,7 +49,7 @@ def set_simd_level(level: str) -> None:
 
 def build_info() -> Dict[str, Any]:
     """What this build can do: version, SIMD level in use (and the CPU's best), OpenMP, threads,
-    GEMM register tile, CUDA. DELTAPROP_SIMD=generic|avx2|avx512 lowers the level at import."""
+    GEMM register tile, the CUDA backend and its GPUs (or why none can be used). DELTAPROP_SIMD=generic|avx2|avx512 lowers the level at import."""
     return {
         "version": __version__,
         "simd": _core.simd_level(),
@@ -58,5 +58,7 @@ def build_info() -> Dict[str, Any]:
         "num_threads": get_num_threads(),
         "gemm_tile_float32": tuple(_core.gemm_tile("float32")),
         "gemm_tile_float64": tuple(_core.gemm_tile("float64")),
-        "cuda": bool(_core.cuda_enabled()),
+        "cuda": cuda.is_built(),
+        "cuda_devices": [f"cuda:{d['index']} {d['name']} (sm_{d['compute_capability'][0]}{d['compute_capability'][1]}, "
+                         f"{d['total_memory'] >> 30} GiB)" for d in cuda.devices()] or cuda.why_unavailable(),
     }

@@ -2,30 +2,73 @@
 on which device.
 
 Everything above (network.py and up) calls only the methods every backend's network class
-exposes — params, weight, bias, forward, output, activations, evaluate, evaluate_loss, gradient,
-apply_gradient, train_step, train_epoch, optimizer_state, set_optimizer_state, reset_optimizer_state — so a new
-backend (a CUDA network class) plugs in here and nowhere else.
+exposes — params, weight, bias, forward, output, activations, evaluate_loss, evaluate,
+gradient, apply_gradient, train_step, train_epoch, optimizer_state, set_optimizer_state,
+reset_optimizer_state — plus, for a device backend (``is_device``), get_params/set_params,
+forward_device, snapshots and release_data (cuda_core.py). A GPU network starts from the
+weights the CPU core initialises from the same seed, so a seed gives the same model on every
+device.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from . import _core, vocabulary
-from ._validation import choice
+from . import _core, cuda, vocabulary
+from .cuda_core import CudaNetworkCore
+from .device import Device, parse_device
 
-__all__ = ["DEVICES", "make_core"]
+__all__ = ["PRECISIONS", "make_core", "check_precision"]
 
-#: Devices a network can live on in this build.
-DEVICES = ("cpu",)
+#: Precisions each kind of device computes in (the dtype stays the parameters' type).
+PRECISIONS = {"cpu": ("fp32",), "cuda": ("fp32", "tf32")}
+
+
+def check_precision(precision: Any, device: Device, dtype: np.dtype) -> str:
+    allowed = PRECISIONS[device.kind]
+    if not isinstance(precision, str) or precision not in allowed:
+        where = "on the CPU" if device.kind == "cpu" else "on a GPU"
+        raise ValueError(f"precision: expected one of {', '.join(repr(p) for p in allowed)} {where}, got {precision!r}")
+    if precision == "tf32" and np.dtype(dtype) != np.float32:
+        raise ValueError(f"precision: 'tf32' applies to float32 models, this one is {np.dtype(dtype).name}")
+    return precision
 
 
 def make_core(sizes: Sequence[int], hidden_activations: Sequence[str], loss: str, seed: int,
-              dtype: np.dtype, device: str = "cpu") -> Any:
-    """A new core network: weights initialised from `seed` (He for the ReLU family, Glorot for
-    the others), optimizer state empty. Names are checked against the core's vocabulary."""
-    choice(device, "device", DEVICES)
-    core_class = getattr(_core, f"Network_{np.dtype(dtype).name}")
-    return core_class(list(sizes), [vocabulary.activation(a) for a in hidden_activations],
-                      vocabulary.loss(loss), int(seed))
+              dtype: np.dtype, device: Any = "cpu", params: Optional[np.ndarray] = None,
+              precision: str = "fp32") -> Any:
+    """A new core network on `device` ("cpu", "cuda", "cuda:N"): weights initialised from `seed`
+    (He for the ReLU family, Glorot for the others) or copied from `params`, optimizer state
+    empty. Names are checked against the core's vocabulary."""
+    target = parse_device(device)
+    dtype = np.dtype(dtype)
+    check_precision(precision, target, dtype)
+    activation_ids = [vocabulary.activation(a) for a in hidden_activations]
+    loss_id = vocabulary.loss(loss)
+    backend = None
+    if target.kind == "cuda":
+        backend = cuda.backend()  # RuntimeError saying why, before any work
+        count = cuda.device_count()
+        if target.index >= count:
+            raise ValueError(f"device: {target} requested but this machine has {count} GPU(s)")
+        _check_device_memory(backend, target, sizes, dtype)
+    core = getattr(_core, f"Network_{dtype.name}")(list(sizes), activation_ids, loss_id, int(seed))
+    if params is not None:
+        core.params()[:] = params
+    if backend is None:
+        return core
+    gpu = CudaNetworkCore(backend, target.index, dtype, list(sizes), [int(a) for a in activation_ids],
+                          int(loss_id), core.params())
+    gpu.precision = precision
+    return gpu
+
+
+def _check_device_memory(backend: Any, target: Device, sizes: Sequence[int], dtype: np.dtype) -> None:
+    """Parameters and their gradient must fit on the GPU: say so before the host builds them."""
+    count = sum(o * i + o for i, o in zip(sizes[:-1], sizes[1:]))
+    need = 2 * count * dtype.itemsize
+    total = int(backend.device_info(target.index)["total_memory"])
+    if need > total:
+        raise MemoryError(f"not enough GPU memory for the parameters and their gradient: {need >> 20} MiB needed, "
+                          f"{target} has {total >> 20} MiB")

@@ -40,7 +40,15 @@ class MLP:
     loss : ``cross_entropy`` (labels: integer class indices 0..C-1, or probability rows),
         ``mse`` (0.5 · mean squared error) or ``binary_cross_entropy`` (targets 0/1, on logits).
     dtype : ``float32`` (default) or ``float64``.
-    seed : weight initialisation seed (He for the ReLU family, Glorot for the others).
+    seed : weight initialisation seed (He for the ReLU family, Glorot for the others); the same
+        seed gives the same initial weights on every device.
+    device : ``"cpu"`` (default), ``"cuda"`` or ``"cuda:N"`` (needs the CUDA backend and a GPU:
+        see ``deltaprop.cuda.is_available()``). On a GPU, ``fit``, ``forward``, ``predict`` and
+        ``predict_proba`` also take GPU arrays (PyTorch, CuPy: ``__cuda_array_interface__``) and
+        read them in place; forward/predict_proba then return a GPU array (DLPack and
+        ``__cuda_array_interface__``). ``layers[i].W``/``.b`` are read-only copies there.
+    precision : ``"fp32"`` (default, strict IEEE float32 products) or, on a GPU, ``"tf32"``
+        (float32 products on tensor cores: faster, about 1e-3 relative error per product).
 
     Attributes: ``network`` (the Network: core, lock, parameters), ``training_state`` (what a
     warm-started or resumed fit continues from), ``layers`` (views of W and b per layer),
@@ -48,10 +56,11 @@ class MLP:
     """
 
     def __init__(self, sizes: Sequence[int], activation: Union[str, Sequence[str]] = "relu",
-                 loss: str = "cross_entropy", dtype: Any = "float32", seed: int = 0):
+                 loss: str = "cross_entropy", dtype: Any = "float32", seed: int = 0, device: Any = "cpu",
+                 precision: str = "fp32"):
         sizes = layer_sizes(sizes)
         hidden = hidden_activation_names(activation, len(sizes) - 2)
-        self._adopt(Network(sizes, hidden, loss, dtype, seed),
+        self._adopt(Network(sizes, hidden, loss, dtype, seed, device, precision),
                     activation if isinstance(activation, str) else list(hidden), TrainingState())
 
     def _adopt(self, network: Network, activation: Union[str, List[str]], state: TrainingState,
@@ -81,6 +90,35 @@ class MLP:
     layers = property(lambda self: self.network.layers, doc="Layer objects with views W, b.")
 
     @property
+    def device(self) -> str:
+        """Where the parameters live and the model computes: "cpu" or "cuda:N"."""
+        return self.network.device
+
+    @property
+    def precision(self) -> str:
+        """The precision of the matrix products: "fp32" or (GPU) "tf32"."""
+        return self.network.precision
+
+    def to(self, device: Any, precision: Optional[str] = None) -> "MLP":
+        """Move the model (parameters and optimizer state) to "cpu", "cuda" or "cuda:N";
+        returns the model itself."""
+        self.network.to(device, precision)
+        return self
+
+    def cuda_options(self, use_graphs: Optional[bool] = None, epilogues: Optional[bool] = None) -> Dict[str, bool]:
+        """Diagnostics of a GPU model: replay training steps from CUDA graphs (default True) and
+        fuse bias/ReLU/bias gradients into cuBLASLt's epilogues (default True); both off give the
+        plain reference path. Returns the settings now in force."""
+        if not self.network.on_device:
+            raise ValueError(f"cuda_options: the model is on {self.device}, not on a GPU")
+        core = self.network.core_for_options()
+        if use_graphs is not None:
+            core.use_graphs = bool(use_graphs)
+        if epilogues is not None:
+            core.epilogues = bool(epilogues)
+        return {"use_graphs": core.use_graphs, "epilogues": core.epilogues}
+
+    @property
     def history_(self) -> Optional[History]:
         """The History of the latest fit (also when Ctrl-C stopped it); None before any."""
         return self.training_state.history
@@ -104,9 +142,9 @@ class MLP:
         """cross_entropy: int64 labels (n,); binary_cross_entropy: int64 0/1 (n, out);
         mse: predicted values (n, out)."""
         if self.loss == "cross_entropy":
-            return np.argmax(self.forward(X), axis=1).astype(np.int64)
+            return np.argmax(np.asarray(self.forward(X)), axis=1).astype(np.int64)
         if self.loss == "binary_cross_entropy":
-            return (self.forward(X) > 0).astype(np.int64)
+            return (np.asarray(self.forward(X)) > 0).astype(np.int64)
         return self.predict_proba(X)
 
     def evaluate(self, X: Any, y: Any) -> Dict[str, float]:
@@ -192,7 +230,8 @@ class MLP:
 
     def __repr__(self) -> str:
         return (f"MLP(sizes={self.sizes}, activation={self.activation!r}, loss={self.loss!r}, "
-                f"dtype={self.dtype.name!r}, params={self.num_params})")
+                f"dtype={self.dtype.name!r}, params={self.num_params}"
+                + ("" if self.device == "cpu" else f", device={self.device!r}, precision={self.precision!r}") + ")")
 
 
 def _checked_classes(classes: np.ndarray, outputs: int, error: type, where: str) -> np.ndarray:

@@ -27,7 +27,8 @@ from . import vocabulary
 from ._locks import GuardedNetwork, ReadWriteLock
 from ._validation import (all_finite, check_finite, check_fits_in_memory, choice, float_array, positive_int,
                           resolve_dtype, to_numpy)
-from .backends import make_core
+from .backends import PRECISIONS, check_precision, make_core
+from .device import is_device_array, parse_device
 
 __all__ = ["Network", "Layer", "layer_sizes", "hidden_activation_names"]
 
@@ -43,6 +44,17 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"Layer(in={self.W.shape[1]}, out={self.W.shape[0]}, activation={self.activation!r})"
+
+
+class DeviceLayer(Layer):
+    """A layer of a network on a GPU: `W` and `b` are read-only host copies, fetched when read
+    (change parameters with set_params: a write to a copy would be lost silently otherwise)."""
+
+    def __init__(self, core: Any, index: int, activation: str):
+        self._core, self._index, self.activation = core, index, activation
+
+    W = property(lambda self: self._core.weight(self._index))
+    b = property(lambda self: self._core.bias(self._index))
 
 
 def layer_sizes(sizes: Any) -> List[int]:
@@ -72,30 +84,74 @@ def _seed(seed: Any) -> int:
     return int(seed)
 
 
+_DEVICE_SNAPSHOT = object()  # stands for the copy a GPU network keeps of its own parameters
+
+
+def _host_only(X: Any, what: str) -> None:
+    if is_device_array(X):
+        raise TypeError(f"X: {what} takes host (numpy) arrays; GPU arrays go to fit, forward, predict and "
+                        "predict_proba (copy it to the host first)")
+
+
 class Network:
     """A core network with its architecture, behind a readers/writer lock.
 
     sizes: widths of every layer, input first. hidden_activations: one name per hidden layer.
     loss: cross_entropy | mse | binary_cross_entropy (it fixes the output activation). dtype:
-    float32 or float64. seed: weight initialisation. training_state is not kept here: training
-    owns it (training/state.py).
+    float32 or float64. seed: weight initialisation. device: "cpu", "cuda" or "cuda:N".
+    precision: "fp32", or "tf32" (float32 products on a GPU's tensor cores). training_state is
+    not kept here: training owns it (training/state.py).
     """
 
     def __init__(self, sizes: Sequence[int], hidden_activations: Sequence[str], loss: str = "cross_entropy",
-                 dtype: Any = "float32", seed: int = 0, device: str = "cpu"):
+                 dtype: Any = "float32", seed: int = 0, device: Any = "cpu", precision: str = "fp32"):
         self.sizes = layer_sizes(sizes)
         self.hidden_activations = hidden_activation_names(list(hidden_activations), len(self.sizes) - 2)
         self.loss = choice(loss, "loss", vocabulary.LOSSES)
         self.output_activation = vocabulary.output_activation(self.loss)
         self.dtype = resolve_dtype(dtype)
         self.seed = _seed(seed)
+        target = parse_device(device)
+        self.precision = check_precision(precision, target, self.dtype)
+        self.lock = ReadWriteLock()
+        self._adopt_core(make_core(self.sizes, self.hidden_activations, self.loss, self.seed, self.dtype, target,
+                                   precision=self.precision), str(target))
+
+    def _adopt_core(self, core: Any, device: str) -> None:
+        self._core = GuardedNetwork(core, self.lock)
         self.device = device
-        self._core = GuardedNetwork(make_core(self.sizes, self.hidden_activations, self.loss, self.seed,
-                                              self.dtype, device))
-        self.lock: ReadWriteLock = self._core.lock
-        self._params = self._core.params()  # the live flat view; never handed out
+        self.on_device = bool(getattr(core, "is_device", False))
+        # The live flat view of a CPU network (never handed out); a GPU network has none.
+        self._params = None if self.on_device else self._core.params()
         acts = self.hidden_activations + [self.output_activation]
-        self.layers = [Layer(self._core.weight(i), self._core.bias(i), acts[i]) for i in range(len(self.sizes) - 1)]
+        if self.on_device:
+            self.layers = [DeviceLayer(core, i, acts[i]) for i in range(len(self.sizes) - 1)]
+        else:
+            self.layers = [Layer(self._core.weight(i), self._core.bias(i), acts[i]) for i in range(len(self.sizes) - 1)]
+
+    def to(self, device: Any, precision: Optional[str] = None) -> None:
+        """Move the parameters and the optimizer state to `device` (the model stays usable on
+        failure: nothing changes until the new core exists)."""
+        target = parse_device(device)
+        if precision is None:  # keep it where the target computes in it (tf32 is GPU-only)
+            precision = self.precision if self.precision in PRECISIONS[target.kind] else "fp32"
+        precision = check_precision(precision, target, self.dtype)
+        if str(target) == self.device:
+            if self.on_device and precision != self.precision:
+                with self.lock.write:
+                    self._core.core.precision = precision
+                self.precision = precision
+            return
+        with self.lock.write:
+            raw = self._core.core
+            params = raw.get_params() if self.on_device else self._params.copy()
+            state = raw.optimizer_state()
+            core = make_core(self.sizes, self.hidden_activations, self.loss, self.seed, self.dtype, target,
+                             params=params, precision=precision)
+            core.set_optimizer_state(int(state["steps"]), *[np.ascontiguousarray(state[k], dtype=self.dtype)
+                                                             for k in ("velocity", "adam_m", "adam_v")])
+            self._adopt_core(core, str(target))
+            self.precision = precision
 
     @property
     def num_params(self) -> int:
@@ -113,14 +169,18 @@ class Network:
         """An independent network with these parameters (optionally in another dtype); its
         optimizer state starts empty."""
         twin = Network(self.sizes, self.hidden_activations, self.loss, self.dtype if dtype is None else dtype,
-                       self.seed, self.device)
-        with self.lock.read:
-            twin._params[:] = self._params
+                       self.seed, self.device, self.precision if dtype is None else "fp32")
+        twin.set_params(self.get_params())
         return twin
 
     # ----------------------------------------------------------------- checked inputs
     def check_inputs(self, X: Any, name: str = "X") -> np.ndarray:
-        """X as a C-contiguous (n >= 1, sizes[0]) array of finite values in the network's dtype."""
+        """X as a C-contiguous (n >= 1, sizes[0]) array of finite values in the network's dtype.
+        A GPU array (``__cuda_array_interface__``) passes through to a GPU network, which reads
+        it in place after checking its dtype, shape and device."""
+        if is_device_array(X):
+            self._check_device_array(X, name)
+            return X
         X = float_array(X, name, self.dtype, allow_int=True)
         if X.ndim == 1 and self.sizes[0] > 1 and X.shape[0] == self.sizes[0]:
             raise ValueError(f"{name}: expected a 2-D array (n, {self.sizes[0]}); for one sample use X.reshape(1, -1)")
@@ -133,8 +193,19 @@ class Network:
         check_finite(X, name)
         return X
 
+    def _check_device_array(self, X: Any, name: str) -> None:
+        if not self.on_device:
+            raise TypeError(f"{name}: a GPU array was given to a model on the CPU; move the model with "
+                            f".to('cuda') or copy the array to the host (no silent copies)")
+        self._core.core.device_input(X, name)  # dtype, layout, shape and device, or a clear error
+
     def check_targets(self, y: Any, n: int, name: str = "y") -> Tuple[Optional[np.ndarray], Optional[np.ndarray]]:
         """(class labels, None) or (None, target matrix (n, out)) as the core wants them."""
+        if is_device_array(y):  # on the GPU: shapes and dtypes are checked when it is bound
+            if not self.on_device:
+                raise TypeError(f"{name}: a GPU array was given to a model on the CPU")
+            labels = self.loss == "cross_entropy" and len(y.__cuda_array_interface__["shape"]) == 1
+            return (y, None) if labels else (None, y)
         arr = to_numpy(y, name)
         out = self.sizes[-1]
         if arr.dtype.kind not in "fiub":
@@ -165,32 +236,41 @@ class Network:
                    ) -> Tuple[np.ndarray, Optional[np.ndarray], Optional[np.ndarray]]:
         """(X, labels, values): checked inputs and targets."""
         X = self.check_inputs(X, names[0])
-        labels, values = self.check_targets(y, X.shape[0], names[1])
+        if is_device_array(X) != is_device_array(y):
+            raise TypeError(f"{names[0]}, {names[1]}: give both on the GPU or both on the host")
+        labels, values = self.check_targets(y, int(X.shape[0]), names[1])
         return X, labels, values
 
     # ----------------------------------------------------------------- inference (shared lock)
     def forward(self, X: np.ndarray) -> np.ndarray:
         """Logits (n, sizes[-1]): the last layer's output before its activation."""
+        if is_device_array(X):
+            return self._core.forward_device(X, "X", False)
         check_fits_in_memory(X.shape[0] * self.sizes[-1], self.dtype.itemsize, "X", "the output")
         return self._core.forward(X)
 
     def output(self, X: np.ndarray) -> np.ndarray:
         """The network's output (after softmax / sigmoid / identity), (n, sizes[-1])."""
+        if is_device_array(X):
+            return self._core.forward_device(X, "X", True)
         check_fits_in_memory(X.shape[0] * self.sizes[-1], self.dtype.itemsize, "X", "the output")
         return self._core.output(X)
 
     def activations(self, X: np.ndarray) -> List[np.ndarray]:
         """a(1) … a(L), a(l) of shape (n, sizes[l])."""
+        _host_only(X, "activations")
         check_fits_in_memory(X.shape[0] * sum(self.sizes[1:]), self.dtype.itemsize, "X", "the activations")
         return list(self._core.activations(X))
 
     def mean_loss(self, X: np.ndarray, labels: Optional[np.ndarray], values: Optional[np.ndarray]) -> float:
         """The mean loss, without any L2 term."""
+        _host_only(X, "the loss")
         return float(self._core.evaluate_loss(X, labels, values))
 
     def evaluate(self, X: np.ndarray, labels: Optional[np.ndarray], values: Optional[np.ndarray]) -> Dict[str, float]:
         """{"loss": mean loss (without L2)} plus "accuracy" for the classification losses, from one
         forward pass."""
+        _host_only(X, "evaluate")
         check_fits_in_memory(X.shape[0] * self.sizes[-1], self.dtype.itemsize, "X", "the output")
         loss, logits = self._core.evaluate(X, labels, values)
         result = {"loss": float(loss)}
@@ -205,6 +285,7 @@ class Network:
     def loss_and_grad(self, X: np.ndarray, labels: Optional[np.ndarray], values: Optional[np.ndarray],
                       l2: float = 0.0, weights: Optional[np.ndarray] = None) -> Tuple[float, np.ndarray]:
         """Mean (weighted) loss + l2/2 · Σ‖W‖² and its gradient, flat, in get_params() order."""
+        _host_only(X, "loss_and_grad")
         loss, grad = self._core.gradient(X, labels, values, l2, weights)
         return float(loss), grad
 
@@ -219,6 +300,7 @@ class Network:
                    weights: Optional[np.ndarray], config: Any) -> float:
         """One optimizer step on one batch (config: the core's OptimizerConfig); the batch loss
         before the update."""
+        _host_only(X, "train_step")
         return float(self._core.train_step(X, labels, values, weights, config))
 
     def train_epoch(self, X: np.ndarray, labels: Optional[np.ndarray], values: Optional[np.ndarray],
@@ -231,7 +313,7 @@ class Network:
     def get_params(self) -> np.ndarray:
         """A copy of all parameters as one flat vector: layer by layer, W row-major, then b."""
         with self.lock.read:
-            return self._params.copy()
+            return self._core.core.get_params() if self.on_device else self._params.copy()
 
     def set_params(self, theta: Any, *, allow_nonfinite: bool = False) -> None:
         """Overwrite all parameters from a flat vector in get_params() order (NaN and inf are
@@ -242,12 +324,39 @@ class Network:
         if not allow_nonfinite:
             check_finite(theta, "theta")
         with self.lock.write:
-            self._params[:] = theta
+            if self.on_device:
+                self._core.core.set_params(theta)
+            else:
+                self._params[:] = theta
 
     def params_finite(self) -> bool:
         """True when no parameter is NaN or inf (read in place: no copy)."""
         with self.lock.read:
-            return all_finite(self._params)
+            return self._core.core.params_finite() if self.on_device else all_finite(self._params)
+
+    def snapshot(self) -> Any:
+        """The parameters as they are now, for `restore` (on a GPU the copy stays on the GPU)."""
+        if self.on_device:
+            self._core.save_snapshot()
+            return _DEVICE_SNAPSHOT
+        return self.get_params()
+
+    def restore(self, snapshot: Any) -> None:
+        """Back to the parameters of `snapshot` (the latest one taken, for a GPU network)."""
+        if snapshot is _DEVICE_SNAPSHOT:
+            self._core.restore_snapshot()
+        else:
+            self.set_params(snapshot, allow_nonfinite=True)
+
+    def core_for_options(self) -> Any:
+        """The raw GPU core, for its diagnostic switches (graphs, epilogues), taken under the lock."""
+        with self.lock.write:
+            return self._core.core
+
+    def release_training_data(self) -> None:
+        """Free what a GPU network keeps of the training set between epochs (the end of a fit)."""
+        if self.on_device:
+            self._core.release_data()
 
     # ----------------------------------------------------------------- optimizer state (in the core)
     def optimizer_state(self) -> Dict[str, Any]:

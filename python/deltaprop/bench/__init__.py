@@ -26,6 +26,7 @@ BENCHMARKS = {
     "gemm": Benchmark("deltaprop.bench.gemm", "GEMM GFLOP/s vs numpy's BLAS: squares and MLP layer shapes"),
     "mlp": Benchmark("deltaprop.bench.mlp", "MLP training samples/s and predict latency vs PyTorch and scikit-learn"),
     "sklearn": Benchmark("deltaprop.bench.sklearn_fit", "deltaprop.sklearn vs sklearn.neural_network fit time"),
+    "gpu": Benchmark("deltaprop.bench.gpu", "CUDA backend training and inference vs PyTorch CUDA on the same GPU"),
 }
 
 

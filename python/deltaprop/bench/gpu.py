@@ -3,7 +3,7 @@ resident on the GPU for both (deltaprop uploads a training set once per fit; PyT
 CUDA tensors), medians of steady-state epochs (the first, which captures deltaprop's CUDA
 graphs and warms PyTorch's caches, is not counted).
 
-    deltaprop bench gpu [--quick] [--json PATH]
+    deltaprop bench gpu [--quick|--tiny] [--json] [--out PATH]
 """
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ import time
 from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
+
+from . import _common as C
 
 # (network, batch, precision, rows per epoch, target ratio vs torch eager)
 TRAIN_CASES = [
@@ -119,49 +121,50 @@ def environment(torch: Any) -> Dict[str, Any]:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="deltaprop bench gpu", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer epochs and rounds")
-    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
-    args = parser.parse_args(argv)
+    if C.needs_clean_process():
+        return C.launch(__spec__.name, argv)
+    parser = C.parser("gpu", __doc__.split("\n\n")[0])
+    parser.add_argument("--out", metavar="PATH", help="also write the results and the environment as JSON")
+    args = C.parse(parser, argv)
+    out = sys.stderr if args.json else sys.stdout
     import deltaprop as dp
     from .. import cuda
     if not cuda.is_available():
-        print(f"skipped: {cuda.why_unavailable()}")
+        print(f"skipped: {cuda.why_unavailable()}", file=out)
+        C.emit_json(args, [])
         return 0
-    try:
-        import torch
-        if not torch.cuda.is_available():
-            torch = None
-    except ImportError:
+    torch = C.peer("torch")
+    if torch is not None and not torch.cuda.is_available():
         torch = None
     if torch is None:
-        print("skipped: torch with CUDA not installed (deltaprop figures only)")
-    epochs = 3 if args.quick else 5
+        print("skipped: torch with CUDA not installed (deltaprop figures only)", file=out)
+    epochs = 2 if args.tiny else 3 if args.quick else 5
     env = environment(torch)
-    print(f"GPU: {env['devices'][0]['name']}  torch {env.get('torch', '-')}  CUDA runtime {env['cuda_runtime']}")
+    print(f"GPU: {env['devices'][0]['name']}  torch {env.get('torch', '-')}  CUDA runtime {env['cuda_runtime']}",
+          file=out)
+    print(f"{'case':48s} {'deltaprop':>12s} {'torch eager':>12s} {'ratio':>7s} {'target':>7s}", file=out)
     rows: List[Dict[str, Any]] = []
-    header = f"{'case':44s} {'deltaprop':>12s} {'torch eager':>12s} {'ratio':>7s} {'target':>7s}"
-    print(header)
-    for sizes, batch, precision, n, target in TRAIN_CASES:
-        X, y = _data(sizes, n)
-        ours = n / _deltaprop_train(dp, sizes, batch, precision, X, y, epochs)
-        theirs = n / _torch_train(torch, sizes, batch, precision, X, y, epochs) if torch else float("nan")
-        case = f"train {sizes} b{batch} {precision} (samples/s)"
-        rows.append({"case": case, "deltaprop": ours, "torch": theirs, "ratio": ours / theirs, "target": target})
-        print(f"{case:44s} {ours:12,.0f} {theirs:12,.0f} {ours / theirs:7.2f} {target:7.2f}", flush=True)
+
+    def report(case: str, ours: float, theirs: float, ratio: float, target: float) -> None:
+        rows.append({"case": case, "deltaprop": ours, "torch": theirs, "ratio": ratio, "target": target})
+        print(f"{case:48s} {ours:12,.1f} {theirs:12,.1f} {ratio:7.2f} {target:7.2f}", file=out, flush=True)
+
+    cases = TRAIN_CASES[:1] if args.tiny else TRAIN_CASES
+    for sizes, batch, precision, n, target in cases:
+        X, y = _data(sizes, n // 8 if args.tiny else n)
+        ours = len(X) / _deltaprop_train(dp, sizes, batch, precision, X, y, epochs)
+        theirs = len(X) / _torch_train(torch, sizes, batch, precision, X, y, epochs) if torch else float("nan")
+        report(f"train {sizes} b{batch} {precision} (samples/s)", ours, theirs, ours / theirs, target)
     if torch is not None:
-        p = _predict(dp, torch, 3 if args.quick else 5)
-        for case, ours, theirs, ratio in [
-            (f"predict_proba {PREDICT_ROWS:,} rows (rows/s)", p["predict_rows_per_s"], p["torch_predict_rows_per_s"],
-             p["predict_rows_per_s"] / p["torch_predict_rows_per_s"]),
-            ("predict_proba 1 sample (µs, lower is better)", p["latency_us"], p["torch_latency_us"],
-             p["torch_latency_us"] / p["latency_us"]),
-        ]:
-            rows.append({"case": case, "deltaprop": ours, "torch": theirs, "ratio": ratio, "target": 1.0})
-            print(f"{case:44s} {ours:12,.1f} {theirs:12,.1f} {ratio:7.2f} {1.0:7.2f}", flush=True)
-    if args.json:
-        with open(args.json, "w") as fh:
+        p = _predict(dp, torch, args.rounds)
+        report(f"predict_proba {PREDICT_ROWS:,} rows (rows/s)", p["predict_rows_per_s"], p["torch_predict_rows_per_s"],
+               p["predict_rows_per_s"] / p["torch_predict_rows_per_s"], 1.0)
+        report("predict_proba 1 sample (µs; ratio: torch/ours)", p["latency_us"], p["torch_latency_us"],
+               p["torch_latency_us"] / p["latency_us"], 1.0)
+    if args.out:
+        with open(args.out, "w") as fh:
             json.dump({"environment": env, "results": rows}, fh, indent=2, default=str)
+    C.emit_json(args, rows)
     return 0
 
 

@@ -151,6 +151,7 @@ class EpochDriver:
         finally:
             if self.progress is not None:
                 self.progress.close()
+            self.network.release_training_data()
         for rule in self.stop_rules:
             rule.finish(self.history, self.network)
         self._record()
@@ -162,7 +163,7 @@ class EpochDriver:
     def _epoch(self, first: int, start: float) -> bool:
         """One epoch and what follows it; True: stop."""
         history, network = self.history, self.network
-        snapshot = network.get_params() if self.on_divergence else None  # the last finite weights
+        snapshot = network.snapshot() if self.on_divergence else None  # the last finite weights
         lr = self.schedule.lr(self.optimizer.lr, self.epoch, self.samples_seen)
         config = self.optimizer.config(lr, self.l2, self.l2_per_sample)
         order = None if self.order is None else self.order(self.epoch)
@@ -198,10 +199,10 @@ class EpochDriver:
             self.checkpoint.save()
         return stop
 
-    def _diverged(self, snapshot: np.ndarray, loss: float) -> None:
+    def _diverged(self, snapshot: Any, loss: float) -> None:
         """Back to the weights before the epoch; the optimizer state (momentum, Adam moments) saw
         the non-finite gradients, so it starts afresh."""
-        self.network.set_params(snapshot)
+        self.network.restore(snapshot)
         self.network.reset_optimizer_state()
         message = (f"training diverged at epoch {self.epoch + 1}: the loss became {loss} (try a smaller "
                    f"lr, currently {self.optimizer.lr}); the weights of the last finite epoch were restored")

@@ -13,6 +13,7 @@ import numpy as np
 
 from .._validation import choice, finite_float, positive_int
 from ..callbacks import EarlyStopping
+from ..device import is_device_array
 from ..history import History
 from ..network import Network
 from ..optimizers import make_optimizer, make_schedule
@@ -61,6 +62,9 @@ def fit(net: Network, X: Any, y: Any, *, state: TrainingState, save: Callable[[A
     FloatingPointError, 'warn' issues a RuntimeWarning and returns the History so far.
     """
     X, labels, values = net.check_data(X, y)
+    if is_device_array(X) and (validation_split or sample_weight is not None or class_weight is not None):
+        raise TypeError("X: with GPU arrays, fit takes no validation_split, sample_weight or class_weight "
+                        "(give numpy arrays, or validation_data)")
     epochs = positive_int(epochs, "epochs", minimum=0)
     batch_size = positive_int(batch_size, "batch_size")
     lr = finite_float(lr, "lr", positive=True)
