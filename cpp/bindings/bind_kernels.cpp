@@ -6,11 +6,11 @@
 #include <algorithm>
 #include <optional>
 #include "../kernels/activations.hpp"
-#include "../kernels/gemm.hpp"
-#include "../kernels/gemv.hpp"
+#include "../kernels/gemm/gemm.hpp"
+#include "../kernels/gemm/gemv.hpp"
 #include "../kernels/losses.hpp"
 #include "../layers/dense.hpp"
-#include "arrays.hpp"
+#include "checks.hpp"
 #include "bindings.hpp"
 
 namespace dp::bind {

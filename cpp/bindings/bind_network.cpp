@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <optional>
 #include "../network/network.hpp"
-#include "arrays.hpp"
+#include "checks.hpp"
 #include "bindings.hpp"
 
 namespace dp::bind {

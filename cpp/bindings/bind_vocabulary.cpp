@@ -5,7 +5,7 @@
 #include <pybind11/native_enum.h>
 #include <pybind11/pybind11.h>
 #include "../common/vocabulary.hpp"
-#include "arrays.hpp"
+#include "checks.hpp"
 #include "bindings.hpp"
 
 namespace dp::bind {

@@ -1,8 +1,8 @@
 // deltaprop._core: the compiled core. Python code imports it through deltaprop/__init__.py.
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
-#include "../kernels/gemm_arch.hpp"
-#include "../kernels/threads.hpp"
+#include "../runtime/dispatch.hpp"
+#include "../runtime/threads.hpp"
 #include "bindings.hpp"
 
 #ifndef DELTAPROP_VERSION

@@ -5,7 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <cuda_runtime.h>
-#include "../kernels/common.hpp"
+#include "../common/base.hpp"
 #include "step_state.hpp"
 
 namespace dp::cuda {

@@ -4,8 +4,8 @@
 #pragma once
 #include <cmath>
 #include <type_traits>
-#include "common.hpp"
-#include "vmath.hpp"
+#include "../common/base.hpp"
+#include "../runtime/dispatch.hpp"
 
 namespace dp {
 

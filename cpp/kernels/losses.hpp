@@ -2,7 +2,7 @@
 // `grad` is not null, writes d(mean loss)/d(input). Shapes: n rows x c columns, contiguous.
 #pragma once
 #include <cstdint>
-#include "common.hpp"
+#include "../common/base.hpp"
 
 namespace dp {
 

@@ -3,7 +3,7 @@
 // holds `count` elements in the same order; none allocates. The maths follows torch.optim.
 #pragma once
 #include <cstdint>
-#include "common.hpp"
+#include "../common/base.hpp"
 
 namespace dp {
 

@@ -1,7 +1,7 @@
 #include "dense.hpp"
 #include "../kernels/activations.hpp"
-#include "../kernels/gemm.hpp"
-#include "../kernels/gemv.hpp"
+#include "../kernels/gemm/gemm.hpp"
+#include "../kernels/gemm/gemv.hpp"
 
 namespace dp {
 

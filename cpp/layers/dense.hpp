@@ -4,7 +4,7 @@
 // Bias and activation run in the GEMM's epilogue; the previous layer's activation slope is
 // applied in the epilogue of the dX product, so backward never makes an extra pass for it.
 #pragma once
-#include "../kernels/common.hpp"
+#include "../common/base.hpp"
 
 namespace dp {
 

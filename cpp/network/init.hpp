@@ -3,7 +3,7 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
-#include "../kernels/common.hpp"
+#include "../common/base.hpp"
 
 namespace dp {
 

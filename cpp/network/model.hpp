@@ -8,7 +8,7 @@
 #pragma once
 #include <cstdint>
 #include <vector>
-#include "../kernels/common.hpp"
+#include "../common/base.hpp"
 #include "../kernels/losses.hpp"
 #include "workspace.hpp"
 

@@ -13,7 +13,7 @@
 #include <functional>
 #include <mutex>
 #include <vector>
-#include "../kernels/common.hpp"
+#include "../common/base.hpp"
 #include "../kernels/losses.hpp"
 #include "model.hpp"
 #include "optimizer_state.hpp"

@@ -4,7 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <vector>
-#include "../kernels/common.hpp"
+#include "../common/base.hpp"
 #include "model.hpp"
 
 namespace dp {

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <vector>
-#include "../kernels/common.hpp"
+#include "../common/base.hpp"
 #include "../kernels/losses.hpp"
 #include "model.hpp"
 #include "optimizer_state.hpp"

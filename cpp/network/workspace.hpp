@@ -5,7 +5,7 @@
 #pragma once
 #include <algorithm>
 #include <vector>
-#include "../kernels/common.hpp"
+#include "../common/base.hpp"
 
 namespace dp {
 

@@ -1,7 +1,7 @@
 // AVX2 + FMA sigmoid and tanh for float32: the algorithm of vmath_avx512.cpp on 8 lanes, 2^n
 // built in the exponent bits.
 #include <immintrin.h>
-#include "vmath.hpp"
+#include "../../runtime/dispatch.hpp"
 
 namespace dp {
 namespace isa_avx2 {

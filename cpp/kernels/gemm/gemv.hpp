@@ -1,6 +1,6 @@
 // GEMV: y = alpha * op(A) x + beta * y, A row-major (rows, lda). The batch-1 path of a layer.
 #pragma once
-#include "common.hpp"
+#include "../../common/base.hpp"
 
 namespace dp {
 

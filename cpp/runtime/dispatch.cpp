@@ -4,8 +4,7 @@
 #include <cstdlib>
 #include <mutex>
 #include <stdexcept>
-#include "gemm_arch.hpp"
-#include "vmath.hpp"
+#include "dispatch.hpp"
 
 namespace dp {
 namespace {

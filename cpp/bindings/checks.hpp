@@ -10,7 +10,7 @@
 #include <limits>
 #include <string>
 #include <vector>
-#include "../kernels/common.hpp"
+#include "../common/base.hpp"
 
 namespace dp::bind {
 

@@ -1,15 +1,17 @@
 // The Goto/BLIS blocked GEMM driver: partition N by NC, K by KC, M by MC; pack a B block
 // (L2-resident) and an A block; sweep the register tiles with the micro-kernel. Threads own
 // disjoint rectangles of C aligned to the tile grid, so every element of C is computed by the
-// same sequence of operations whatever the thread count (bitwise-identical results).
+// same sequence of operations whatever the thread count (bitwise-identical results). Tile shapes,
+// block sizes, kernels and every threshold below come from the active instruction set's context
+// (arch/gemm_arch.hpp): the driver holds no per-CPU numbers.
 #include "gemm.hpp"
 #include <algorithm>
 #include <memory>
 #include <vector>
-#include "activations.hpp"
-#include "gemm_arch.hpp"
-#include "gemm_pack.hpp"
-#include "threads.hpp"
+#include "../../runtime/dispatch.hpp"
+#include "../../runtime/threads.hpp"
+#include "../activations.hpp"
+#include "pack.hpp"
 
 namespace dp {
 namespace {
@@ -46,12 +48,6 @@ void apply_epilogue(const GemmEpilogue<T>& ep, T* C, idx ldc, idx i0, idx j0, id
   }
 }
 
-// B is read in place (no packing) while the block it forms is small or little reused: measured
-// on Zen 4 (2 threads), MLP shapes gain 10-20% in place (128x784x512 NN: 180 vs 150 GFLOP/s;
-// 512x784x128 TN: 186 vs 153), large squares lose 15% (2048³ NN: 159 vs 191).
-constexpr idx kDirectBMaxRows = 256;
-constexpr idx kDirectBMaxDepth = 128;
-
 // One thread's share: rows [i_begin, i_end) x columns [j_begin, j_end) of C.
 // Panels are read in place where the caller's layout already is the panel layout (rows of B
 // when !trans_b, columns of A when trans_a); only the other operands and partial edge panels are
@@ -66,7 +62,8 @@ void gemm_rectangle(const GemmArch<T>& arch, bool ta, bool tb, idx K, T alpha, c
   // the block is shallow; for tall, deep products a packed, contiguous block streams better (no
   // TLB or cache-set pressure from the caller's stride).
   const bool a_direct = ta;
-  const bool b_direct = !tb && (i_end - i_begin <= kDirectBMaxRows || K <= kDirectBMaxDepth);
+  const bool b_direct = !tb && (i_end - i_begin <= arch.policy.direct_b_max_rows ||
+                                K <= arch.policy.direct_b_max_depth);
   T* Ap = buf.a.reserve(0);
   T* Bp = buf.b.reserve(0);
   T* tile = buf.tile.reserve(0);
@@ -120,12 +117,6 @@ void scale_only(idx M, idx N, T beta, T* C, idx ldc, const GemmEpilogue<T>* ep) 
 
 idx ceil_div(idx a, idx b) { return (a + b - 1) / b; }
 
-// Up to this many rows of A, C = A Bᵀ runs as dot products: packing B (a transpose) costs more
-// than the dot kernel's horizontal sums there. Measured on Zen 4, one thread, K = 512/784:
-// M = 32: 92 vs 64 GFLOP/s; M = 64: about equal; M >= 128: packed ahead by 5-15%.
-constexpr idx kDotMaxRows = 64;
-constexpr idx kDotRowChunk = 128;  // rows of A kept in L2 while rows of B sweep them
-
 }  // namespace
 
 // Small-batch forward products (C = A Bᵀ, few rows of A): dot products along K straight from
@@ -134,11 +125,13 @@ template <class T>
 static void gemm_dot(const GemmArch<T>& arch, idx M, idx N, idx K, T alpha, const T* A, idx lda,
                      const T* B, idx ldb, T beta, T* C, idx ldc, const GemmEpilogue<T>* epilogue) {
   const idx n_tiles = ceil_div(N, arch.dot_nr);
-  const double per_thread = M <= 8 ? kStreamingFlopsPerThread : kComputeFlopsPerThread;
+  const GemmPolicy& policy = arch.policy;
+  const double per_thread = M <= policy.streaming_max_rows ? policy.streaming_flops_per_thread
+                                                           : policy.compute_flops_per_thread;
   const int team = static_cast<int>(
       std::min<idx>(threads_for_work(2.0 * double(M) * double(N) * double(K), per_thread), n_tiles));
   // Rows of A in chunks that stay in L2 while a few rows of B (in L1) sweep them.
-  const idx chunk = std::max<idx>(arch.dot_mr, kDotRowChunk / arch.dot_mr * arch.dot_mr);
+  const idx chunk = std::max<idx>(arch.dot_mr, policy.dot_row_chunk / arch.dot_mr * arch.dot_mr);
   auto run_share = [&](int t) {
     const idx j0 = n_tiles * t / team * arch.dot_nr;
     const idx j1 = std::min(N, n_tiles * (t + 1) / team * arch.dot_nr);
@@ -170,7 +163,8 @@ static bool gemm_row(const GemmArch<T>& arch, bool trans_a, bool trans_b, idx N,
   const idx step = dot_form ? arch.row_dot_nr : arch.row_nr;
   const idx tiles = ceil_div(N, step);
   const int team = static_cast<int>(
-      std::min<idx>(threads_for_work(2.0 * double(N) * double(K), kStreamingFlopsPerThread), tiles));
+      std::min<idx>(threads_for_work(2.0 * double(N) * double(K),
+                                     arch.policy.streaming_flops_per_thread), tiles));
   auto& pool = pack_pool<T>(team);
   if (!dot_form && N % step != 0) {  // the partial last panel is packed, zero-padded
     pool[team - 1]->b.reserve(std::size_t(K * step));
@@ -228,14 +222,17 @@ void gemm(bool trans_a, bool trans_b, idx M, idx N, idx K, T alpha, const T* A, 
   const GemmArch<T>& arch = active_gemm_arch<T>();
   if (M == 1 && gemm_row(arch, trans_a, trans_b, N, K, alpha, A, lda, B, ldb, beta, C, epilogue))
     return;
-  if (!trans_a && trans_b && M <= kDotMaxRows)
+  // Few rows of A: packing B (a transpose) costs more than the dot kernel's horizontal sums.
+  if (!trans_a && trans_b && M <= arch.policy.dot_max_rows)
     return gemm_dot(arch, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, epilogue);
   if (4 * N <= arch.nr && M >= 2 * N)
     return gemm_narrow(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, epilogue);
   const idx m_tiles = ceil_div(M, arch.mr), n_tiles = ceil_div(N, arch.nr);
   // A short inner dimension (a small-batch weight gradient or update) streams C through memory:
   // worth a second thread as early as GEMV.
-  const double per_thread = K <= 16 ? kStreamingFlopsPerThread : kComputeFlopsPerThread;
+  const double per_thread = K <= arch.policy.streaming_max_depth
+                                ? arch.policy.streaming_flops_per_thread
+                                : arch.policy.compute_flops_per_thread;
   int team = threads_for_work(2.0 * double(M) * double(N) * double(K), per_thread);
   // Split the larger tile count; never split K (that would reorder sums across threads).
   const bool split_n = n_tiles >= m_tiles || n_tiles >= 4 * team;

@@ -3,7 +3,7 @@
 // ever transposed in memory. An optional epilogue is applied to each finished tile of C while it
 // is still in cache (bias + activation for the forward pass, activation slope for backward).
 #pragma once
-#include "common.hpp"
+#include "../../common/base.hpp"
 
 namespace dp {
 

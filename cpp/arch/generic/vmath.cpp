@@ -1,6 +1,6 @@
 // Portable sigmoid and tanh for float32: the scalar reference functions, element by element.
-#include "activations.hpp"
-#include "vmath.hpp"
+#include "../../kernels/activations.hpp"
+#include "../../runtime/dispatch.hpp"
 
 namespace dp {
 namespace {

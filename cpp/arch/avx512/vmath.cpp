@@ -1,7 +1,7 @@
 // AVX-512 sigmoid and tanh for float32 (compiled with -mavx512f). exp follows Cephes' expf:
 // x = n ln2 + r with |r| <= ln2/2, a degree-6 polynomial for e^r, 2^n by scalef: about 1 ulp.
 #include <immintrin.h>
-#include "vmath.hpp"
+#include "../../runtime/dispatch.hpp"
 
 namespace dp {
 namespace isa_avx512 {

@@ -1,6 +1,6 @@
 // Portable micro-kernels: GCC/Clang 16-byte vector extensions (SSE2 on x86-64, NEON on ARM).
 // Always compiled, always correct; the fallback when no wider instruction set is available.
-#include "gemm_arch.hpp"
+#include "../../runtime/dispatch.hpp"
 
 namespace dp {
 namespace isa_generic {
@@ -28,7 +28,7 @@ struct Vec16 {
   }
 };
 
-#include "gemm_ukr_template.hpp"
+#include "../../kernels/gemm/ukr_template.hpp"
 
 // 4 x 2 vectors: 8 accumulators of the 16 SSE registers.
 void sgemm_ukr_generic_4x8(idx k, const float* Ap, idx a_ks, const float* Bp, idx b_ks, float* C, idx ldc, float alpha,
@@ -70,12 +70,15 @@ void dgemm_row_dot_generic(idx k, const double* A, idx lda, const double* B, idx
 }  // namespace isa_generic
 
 void fill_arch_generic(GemmArch<float>& f32, GemmArch<double>& f64) {
+  // Policy: not measured separately at this level; the avx512 numbers.
   f32 = {"generic", 4, 8, 128, 256, 512, isa_generic::sgemm_ukr_generic_4x8,
          2, 4, isa_generic::sgemm_dot_generic_2x4,
-         8*4, isa_generic::sgemm_row_generic, 8, isa_generic::sgemm_row_dot_generic};
+         8*4, isa_generic::sgemm_row_generic, 8, isa_generic::sgemm_row_dot_generic,
+         kGemmPolicyZen4};
   f64 = {"generic", 4, 4, 128, 256, 256, isa_generic::dgemm_ukr_generic_4x4,
          2, 4, isa_generic::dgemm_dot_generic_2x4,
-         8*2, isa_generic::dgemm_row_generic, 8, isa_generic::dgemm_row_dot_generic};
+         8*2, isa_generic::dgemm_row_generic, 8, isa_generic::dgemm_row_dot_generic,
+         kGemmPolicyZen4};
 }
 
 }  // namespace dp

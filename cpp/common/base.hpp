@@ -1,10 +1,11 @@
-// Shared by every kernel: the index type, the vocabulary (activation ids), aligned scratch buffers.
+// Shared by every part of the core: the index type, the vocabulary (activation ids, losses), aligned
+// scratch buffers.
 #pragma once
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <new>
-#include "../common/vocabulary.hpp"
+#include "vocabulary.hpp"
 
 namespace dp {
 

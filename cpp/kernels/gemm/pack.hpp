@@ -3,7 +3,7 @@
 // here, so the micro-kernel only ever sees one layout.
 #pragma once
 #include <algorithm>
-#include "common.hpp"
+#include "../../common/base.hpp"
 
 namespace dp {
 

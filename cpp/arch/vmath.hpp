@@ -1,8 +1,8 @@
 // Vectorised float32 transcendental activations (sigmoid, tanh), one implementation per
 // instruction set, chosen with the GEMM kernels. float64 and the portable level use the scalar
-// functions of activations.hpp, which stay the reference.
+// functions of activations.hpp, which stay the reference. runtime/dispatch.hpp picks one.
 #pragma once
-#include "common.hpp"
+#include "../common/base.hpp"
 
 namespace dp {
 
@@ -11,11 +11,5 @@ struct VectorMath {
   void (*sigmoid_f32)(const float* in, float* out, idx n);  // out may alias in
   void (*tanh_f32)(const float* in, float* out, idx n);
 };
-
-void fill_vmath_generic(VectorMath& vm);
-void fill_vmath_avx2(VectorMath& vm);
-void fill_vmath_avx512(VectorMath& vm);
-
-const VectorMath& active_vmath();
 
 }  // namespace dp

@@ -1,6 +1,6 @@
 // AVX-512 micro-kernels (compiled with -mavx512f -mfma). Zen 4 / Skylake-X and newer.
 #include <immintrin.h>
-#include "gemm_arch.hpp"
+#include "../../runtime/dispatch.hpp"
 
 namespace dp {
 namespace isa_avx512 {
@@ -37,7 +37,7 @@ struct VecF64 {
   static T sum(reg v) { return _mm512_reduce_add_pd(v); }
 };
 
-#include "gemm_ukr_template.hpp"
+#include "../../kernels/gemm/ukr_template.hpp"
 
 void sgemm_ukr_avx512_6x64(idx k, const float* Ap, idx a_ks, const float* Bp, idx b_ks, float* C, idx ldc, float alpha,
                            float beta) {
@@ -78,12 +78,15 @@ void dgemm_row_dot_avx512(idx k, const double* A, idx lda, const double* B, idx 
 }  // namespace isa_avx512
 
 void fill_arch_avx512(GemmArch<float>& f32, GemmArch<double>& f64) {
+  // The driver's policy was measured at this level.
   f32 = {"avx512", 6, 64, 240, 256, 512, isa_avx512::sgemm_ukr_avx512_6x64,
          4, 4, isa_avx512::sgemm_dot_avx512_4x4,
-         8*16, isa_avx512::sgemm_row_avx512, 8, isa_avx512::sgemm_row_dot_avx512};
+         8*16, isa_avx512::sgemm_row_avx512, 8, isa_avx512::sgemm_row_dot_avx512,
+         kGemmPolicyZen4};
   f64 = {"avx512", 6, 32, 60, 256, 512, isa_avx512::dgemm_ukr_avx512_6x32,
          4, 4, isa_avx512::dgemm_dot_avx512_4x4,
-         8*8, isa_avx512::dgemm_row_avx512, 8, isa_avx512::dgemm_row_dot_avx512};
+         8*8, isa_avx512::dgemm_row_avx512, 8, isa_avx512::dgemm_row_dot_avx512,
+         kGemmPolicyZen4};
 }
 
 }  // namespace dp

@@ -1,0 +1,76 @@
+// The per-instruction-set context for GEMM (BLIS's "cntx"): tile shape, cache blocking, the
+// micro-kernels and the driver's policy (thresholds measured on a CPU of that level). The driver
+// (kernels/gemm/gemm.cpp) only ever talks to this table; runtime/dispatch.hpp picks one.
+#pragma once
+#include "../common/base.hpp"
+
+namespace dp {
+
+// Micro-kernel contract: C[MR x NR] := alpha * Ap * Bp + beta * C, where Ap is an MR x k panel
+// whose k-th column is MR consecutive values at Ap + p*a_ks, and Bp a k x NR panel whose p-th row
+// is NR consecutive values at Bp + p*b_ks. Packed panels have a_ks = MR and b_ks = NR; a panel
+// read in place from the caller's matrix has its leading dimension there. beta == 0 means C is
+// not read (it may hold garbage or NaN).
+template <class T>
+using GemmMicroKernel = void (*)(idx k, const T* Ap, idx a_ks, const T* Bp, idx b_ks, T* C, idx ldc,
+                                 T alpha, T beta);
+
+// Dot-product kernel for C = alpha * A Bᵀ + beta * C when both operands are row-major in K
+// (a layer's forward pass Z = X Wᵀ at small batch): C[i,j] = alpha * dot(A[i,:], B[j,:]) + ...
+// for an m x n tile (m <= dot_mr, n <= dot_nr), vectors along K, nothing packed.
+template <class T>
+using GemmDotKernel = void (*)(idx k, const T* A, idx lda, const T* B, idx ldb, T* C, idx ldc,
+                               idx m, idx n, T alpha, T beta);
+
+// Where the driver switches between its paths and how it sizes its thread team: numbers measured
+// on one CPU per instruction set, kept here with the kernels they were measured with (BLIS
+// keeps its block sizes and thresholds in the per-architecture context, never in the loops).
+struct GemmPolicy {
+  // B is read in place (no packing) while a thread's block of C has at most this many rows ...
+  idx direct_b_max_rows;
+  // ... or the product is at most this deep: packing pays off only when reused or deep.
+  idx direct_b_max_depth;
+  // C = A Bᵀ with at most this many rows of A runs as dot products (no packing of B).
+  idx dot_max_rows;
+  // Rows of A the dot path keeps in L2 while rows of B sweep them.
+  idx dot_row_chunk;
+  // Floating-point operations worth one more thread: compute-bound products, and memory-bound
+  // ones (M = 1, a dot product of few rows, a short inner dimension), which pay off earlier.
+  double compute_flops_per_thread;
+  double streaming_flops_per_thread;
+  idx streaming_max_rows;   // the dot path with at most this many rows of A is memory-bound
+  idx streaming_max_depth;  // the blocked path with K at most this is memory-bound
+};
+
+// Measured on Zen 4 at the avx512 level (2 threads where it matters):
+// - direct B: MLP shapes gain 10-20% with B in place (128x784x512 NN: 180 vs 150 GFLOP/s;
+//   512x784x128 TN: 186 vs 153), large squares lose 15% (2048³ NN: 159 vs 191);
+// - dot path, one thread, K = 512/784: M = 32: 92 vs 64 GFLOP/s; M = 64 about equal; M >= 128
+//   packed ahead by 5-15%;
+// - threads: below ~1 MFLOP a fork/join (and, on a busy machine, waiting for a descheduled
+//   worker) costs more than a second thread saves; streaming work pays off at a quarter of that.
+inline constexpr GemmPolicy kGemmPolicyZen4 = {
+    /*direct_b_max_rows=*/256, /*direct_b_max_depth=*/128,
+    /*dot_max_rows=*/64,       /*dot_row_chunk=*/128,
+    /*compute_flops_per_thread=*/1.0e6, /*streaming_flops_per_thread=*/2.5e5,
+    /*streaming_max_rows=*/8,  /*streaming_max_depth=*/16,
+};
+
+template <class T>
+struct GemmArch {
+  const char* name;     // "avx512", "avx2" or "generic"
+  int mr, nr;           // register tile
+  idx mc, kc, nc;       // cache blocks: A block mc x kc, B block kc x nc (fits L2)
+  GemmMicroKernel<T> ukr;
+  int dot_mr, dot_nr;   // tile of the dot-product kernel
+  GemmDotKernel<T> dot;
+  // One-row kernels for M == 1 (batch-1 layers, GEMV): memory-bound, so a single row of
+  // accumulators that streams each element of B exactly once.
+  int row_nr;                  // columns per call of row_ukr (a micro-kernel with MR = 1)
+  GemmMicroKernel<T> row_ukr;  // C[1 x row_nr] from B rows read in place
+  int row_dot_nr;              // rows of B per call of row_dot (a dot kernel with MR = 1)
+  GemmDotKernel<T> row_dot;
+  GemmPolicy policy;
+};
+
+}  // namespace dp

@@ -1,0 +1,33 @@
+// Run-time choice of the instruction set: the per-ISA tables (GEMM context, vector maths), who
+// fills them, and which one is active. Detected newest to oldest and cached; DELTAPROP_SIMD=
+// generic|avx2|avx512 (or set_simd_level) lowers the level. A backend that is not a CPU
+// instruction set (cpp/cuda/) brings its own table and does not go through this file.
+#pragma once
+#include <string>
+#include "../arch/gemm_arch.hpp"
+#include "../arch/vmath.hpp"
+
+namespace dp {
+
+enum class SimdLevel : int { Generic = 0, Avx2 = 1, Avx512 = 2 };
+
+// Filled by one translation unit per instruction set (cpp/arch/<isa>/, compiled with its flags).
+void fill_arch_generic(GemmArch<float>& f32, GemmArch<double>& f64);
+void fill_arch_avx2(GemmArch<float>& f32, GemmArch<double>& f64);
+void fill_arch_avx512(GemmArch<float>& f32, GemmArch<double>& f64);
+void fill_vmath_generic(VectorMath& vm);
+void fill_vmath_avx2(VectorMath& vm);
+void fill_vmath_avx512(VectorMath& vm);
+
+// Best level the CPU supports, lowered by DELTAPROP_SIMD=generic|avx2|avx512.
+SimdLevel cpu_max_simd_level();
+SimdLevel active_simd_level();
+void set_simd_level(SimdLevel level);  // throws std::invalid_argument if the CPU lacks it
+const char* simd_level_name(SimdLevel level);
+SimdLevel parse_simd_level(const std::string& name);  // throws std::invalid_argument
+
+template <class T>
+const GemmArch<T>& active_gemm_arch();
+const VectorMath& active_vmath();
+
+}  // namespace dp
