@@ -7,7 +7,7 @@
 #   5. prints the GPU benchmark against PyTorch CUDA on the same card and writes it as JSON.
 # Everything it prints also goes to ${OUT:-gpu-check}/ (log.txt, cuda-tests.xml, gpu_bench.json).
 # Options through the environment: QUICK=1 for a shorter benchmark, SKIP_BENCH=1, SKIP_SANITIZER=1,
-# PYTEST_ARGS.
+# PROFILE=1 (Nsight Compute per-kernel times of training steps), PYTEST_ARGS.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out="${OUT:-gpu-check}"
@@ -23,8 +23,16 @@ nvcc --version | tail -2
   || echo "torch: not importable"
 
 echo "== build"
+# Where the system Python finds torch and cupy (a user or local site a venv does not see).
+peers="$("$python" - <<'PY'
+import importlib.util, os
+dirs = [os.path.dirname(os.path.dirname(s.origin)) for s in map(importlib.util.find_spec, ("torch", "cupy")) if s and s.origin]
+print(":".join(dict.fromkeys(dirs)))
+PY
+)"
 venv="${TMPDIR:-/tmp}/deltaprop-gpu-venv"
 "$python" -m venv --system-site-packages "$venv" && source "$venv/bin/activate"
+python -c "import torch" 2>/dev/null || export PYTHONPATH="$peers${PYTHONPATH:+:$PYTHONPATH}"
 # Offline: anything missing comes from wheels carried beside the checkout (.gpu-wheels/).
 for mod in pytest scikit_build_core pybind11 numpy; do
   python -c "import $mod" 2>/dev/null || pip install -q --no-index --find-links .gpu-wheels "${mod//_/-}"
@@ -50,6 +58,15 @@ if [ -z "${SKIP_SANITIZER:-}" ] && command -v compute-sanitizer >/dev/null; then
   timeout 240 compute-sanitizer --tool memcheck --error-exitcode 9 --print-limit 20 \
     python "$OLDPWD/bench/gpu_sanitize.py" 2>&1 | tail -30
   echo "memcheck exit status ${PIPESTATUS[0]}"
+fi
+
+if [ -n "${PROFILE:-}" ] && command -v ncu >/dev/null; then
+  echo "== Nsight Compute: the kernels of training steps of [784,512,512,10], batch 256 (graphs replayed)"
+  timeout 180 ncu --launch-skip 400 --launch-count 60 --print-summary per-kernel --metrics gpu__time_duration.sum \
+    python -c "
+import numpy as np, deltaprop as dp
+X = np.random.default_rng(0).standard_normal((8192, 784), dtype=np.float32); y = np.arange(8192) % 10
+dp.MLP([784, 512, 512, 10], device='cuda').fit(X, y, epochs=2, batch_size=256)" 2>&1 | grep -v "^==PROF==" | tail -80
 fi
 
 if [ -z "${SKIP_BENCH:-}" ]; then

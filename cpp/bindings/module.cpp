@@ -33,13 +33,6 @@ PYBIND11_MODULE(_core, m) {
     int nr = f64 ? dp::active_gemm_arch<double>().nr : dp::active_gemm_arch<float>().nr;
     return py::make_tuple(mr, nr);
   });
-  m.def("cuda_enabled", [] {
-#ifdef DELTAPROP_WITH_CUDA
-    return true;
-#else
-    return false;
-#endif
-  });
 
   // std::invalid_argument from the core becomes ValueError; bad_alloc becomes MemoryError
   // (pybind11's defaults).
