@@ -1,4 +1,5 @@
 #include "device_array.hpp"
+#include <pybind11/stl.h>
 #include <numeric>
 
 namespace py = pybind11;

@@ -121,8 +121,9 @@ def environment(torch: Any) -> Dict[str, Any]:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    if C.needs_clean_process():
-        return C.launch(__spec__.name, argv)
+    # No relaunch without the BLAS/OpenMP variables (as the CPU benchmarks do): the GPU figures do not
+    # depend on them, and torch's import is sensitive to the OpenMP runtime the process already has.
+    torch = C.peer("torch")
     parser = C.parser("gpu", __doc__.split("\n\n")[0])
     parser.add_argument("--out", metavar="PATH", help="also write the results and the environment as JSON")
     args = C.parse(parser, argv)
@@ -133,7 +134,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"skipped: {cuda.why_unavailable()}", file=out)
         C.emit_json(args, [])
         return 0
-    torch = C.peer("torch")
     if torch is not None and not torch.cuda.is_available():
         torch = None
     if torch is None:
