@@ -1,5 +1,6 @@
 #include "device_array.hpp"
 #include <pybind11/stl.h>
+#include <algorithm>
 #include <numeric>
 
 namespace py = pybind11;
@@ -48,7 +49,21 @@ void capsule_destructor(PyObject* capsule) {
 DeviceArray::DeviceArray(std::vector<std::int64_t> shape, bool is_double, int device)
     : shape_(std::move(shape)), is_double_(is_double), device_(device) {
   check(cudaSetDevice(device), "cudaSetDevice");
-  buf_.reserve(std::size_t(size()) * (is_double ? 8 : 4), "an output array");
+  // From the device's memory pool (cudaMallocAsync): an output per call costs no cudaMalloc.
+  const std::size_t bytes = std::max<std::size_t>(1, std::size_t(size()) * (is_double ? 8 : 4));
+  cudaError_t status = cudaMallocAsync(&data_, bytes, nullptr);
+  if (status == cudaErrorMemoryAllocation) {
+    cudaGetLastError();
+    throw DeviceOutOfMemory("not enough GPU memory for an output array of " + std::to_string(bytes >> 20) + " MiB");
+  }
+  check(status, "cudaMallocAsync");
+  check(cudaStreamSynchronize(nullptr), "cudaStreamSynchronize");  // usable from any stream
+}
+
+DeviceArray::~DeviceArray() {
+  if (!data_) return;
+  cudaSetDevice(device_);
+  cudaFreeAsync(data_, nullptr);
 }
 
 std::int64_t DeviceArray::size() const {
@@ -59,7 +74,7 @@ py::array DeviceArray::to_numpy() const {
   py::array out(is_double_ ? py::dtype::of<double>() : py::dtype::of<float>(),
                 std::vector<py::ssize_t>(shape_.begin(), shape_.end()));
   check(cudaSetDevice(device_), "cudaSetDevice");
-  check(cudaMemcpy(out.mutable_data(), buf_.data(), std::size_t(size()) * (is_double_ ? 8 : 4),
+  check(cudaMemcpy(out.mutable_data(), data_, std::size_t(size()) * (is_double_ ? 8 : 4),
                    cudaMemcpyDeviceToHost),
         "download an array");
   return out;

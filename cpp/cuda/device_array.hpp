@@ -14,7 +14,10 @@ namespace dp::cuda {
 class DeviceArray {
  public:
   DeviceArray(std::vector<std::int64_t> shape, bool is_double, int device);
-  std::uintptr_t ptr() const { return reinterpret_cast<std::uintptr_t>(buf_.data()); }
+  ~DeviceArray();
+  DeviceArray(const DeviceArray&) = delete;
+  DeviceArray& operator=(const DeviceArray&) = delete;
+  std::uintptr_t ptr() const { return reinterpret_cast<std::uintptr_t>(data_); }
   const std::vector<std::int64_t>& shape() const { return shape_; }
   bool is_double() const { return is_double_; }
   int device() const { return device_; }
@@ -25,7 +28,7 @@ class DeviceArray {
   std::vector<std::int64_t> shape_;
   bool is_double_;
   int device_;
-  DeviceBuffer<unsigned char> buf_;
+  void* data_ = nullptr;
 };
 
 void bind_device_array(pybind11::module_& m);

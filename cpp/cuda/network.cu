@@ -9,7 +9,7 @@
 namespace dp::cuda {
 namespace {
 constexpr std::size_t kSegmentAlignBytes = 256;
-constexpr std::size_t kInferenceBytes = std::size_t(256) << 20;  // per inference buffer
+constexpr std::size_t kInferenceBytes = std::size_t(1) << 30;  // per inference buffer: few, large products
 
 idx align_up(idx count, idx elems) { return (count + elems - 1) / elems * elems; }
 }  // namespace
