@@ -315,3 +315,31 @@ def test_device_out_of_memory_mid_fit_keeps_the_model_usable():
     np.testing.assert_array_equal(net.get_params(), before)
     net.fit(X[:512], y[:512], epochs=1, batch_size=128)
     assert np.isfinite(net.get_params()).all()
+
+
+def test_estimators_and_cli_refuse_cuda_without_a_gpu(tmp_path):
+    if dpcuda.is_available():
+        pytest.skip("a GPU is available here")
+    pytest.importorskip("sklearn")
+    from deltaprop.sklearn import MLPClassifier
+    X, y = problem("cross_entropy")
+    with pytest.raises(RuntimeError, match="device: 'cuda' requested"):
+        MLPClassifier(hidden_layer_sizes=(8,), device="cuda").fit(X, y)
+    from deltaprop.cli import main
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    with pytest.raises((SystemExit, RuntimeError)) as info:
+        main(["train", str(tmp_path / "d.npz"), "--device", "cuda", "--out", str(tmp_path / "m.npz")])
+    assert "cuda" in str(info.value) or info.value.code != 0
+
+
+@pytest.mark.cuda
+def test_estimator_on_the_gpu_matches_the_cpu():
+    pytest.importorskip("sklearn")
+    from deltaprop.sklearn import MLPClassifier
+    X, y = problem("cross_entropy", n=200)
+    kw = dict(hidden_layer_sizes=(16,), solver="sgd", max_iter=5, random_state=0, dtype="float64")
+    cpu = MLPClassifier(**kw).fit(X, y)
+    gpu = MLPClassifier(device="cuda", **kw).fit(X, y)
+    for a, b in zip(gpu.coefs_, cpu.coefs_):
+        assert rel(a, b) <= 1e-10
+    np.testing.assert_array_equal(gpu.predict(X), cpu.predict(X))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import glob
+import importlib.util
 import os
 from typing import Any, Dict, List, Optional
 
@@ -65,7 +66,7 @@ def why_unavailable() -> str:
     """Why ``device="cuda"`` cannot be used here ('' when it can)."""
     module = _load()
     if module is None:
-        if _import_error and "No module named" not in _import_error:
+        if importlib.util.find_spec(f"{__package__}._cuda") is not None:  # built, but it does not load
             return f"the CUDA backend failed to load: {_import_error}"
         return ("this deltaprop was built without CUDA; reinstall with "
                 "DELTAPROP_CUDA=ON pip install \"deltaprop[cuda]\" on a machine with nvcc")

@@ -8,8 +8,8 @@ same meanings) and expose the same fitted attributes; the training runs in the C
 The weights are initialised, the validation split drawn and the rows shuffled with the same
 random draws as scikit-learn's for the same random_state. Differences: Adam puts epsilon as
 torch.optim does, momentum is kept in gradient units (identical steps at a constant learning
-rate), and the network runs in float32 unless ``dtype="float64"`` (an extra parameter). Needs the
-``sklearn`` extra.
+rate), and the network runs in float32 unless ``dtype="float64"`` (an extra parameter), on the CPU
+unless ``device="cuda"`` (another: needs the CUDA backend and a GPU). Needs the ``sklearn`` extra.
 
 The estimators train with deltaprop's own epoch driver (training/driver.py): scikit-learn's
 learning_rate options are optimizers.py's Constant / InvScaling / Adaptive schedules, its tol /
@@ -68,7 +68,8 @@ class _BaseMLP(BaseEstimator):
                  max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
                  momentum=0.9, nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 dtype="float32"):
+                 dtype="float32", device="cpu"):
+        self.device = device
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -173,7 +174,7 @@ class _BaseMLP(BaseEstimator):
             loss = "binary_cross_entropy"
         out = vocabulary.output_activation(loss)
         self.out_activation_ = _SKLEARN_NAMES.get(out, out)
-        self._mlp = MLP(sizes, _ACTIVATIONS[self.activation], loss, str(np.dtype(self.dtype)))
+        self._mlp = MLP(sizes, _ACTIVATIONS[self.activation], loss, str(np.dtype(self.dtype)), device=self.device)
         self._bind_attributes()
         # scikit-learn's initialisation, drawn in its order: U(-bound, bound) for coefs and
         # intercepts, bound = sqrt(6 / (fan_in + fan_out)) (2 instead of 6 for logistic).
@@ -477,14 +478,14 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                  power_t=0.5, max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False,
                  warm_start=False, momentum=0.9, nesterovs_momentum=True, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10,
-                 max_fun=15000, dtype="float32"):
+                 max_fun=15000, dtype="float32", device="cpu"):
         super().__init__(hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
                          learning_rate=learning_rate, learning_rate_init=learning_rate_init, power_t=power_t,
                          max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol, verbose=verbose,
                          warm_start=warm_start, momentum=momentum, nesterovs_momentum=nesterovs_momentum,
                          early_stopping=early_stopping, validation_fraction=validation_fraction, beta_1=beta_1,
                          beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
-                         dtype=dtype)
+                         dtype=dtype, device=device)
         self.loss = loss
 
     def _check_params(self) -> List[int]:

@@ -76,7 +76,7 @@ def _train(args: argparse.Namespace) -> int:
     loss, y, outputs, classes = _targets(np.asarray(y), args.loss, args.data)
     X_train, y_train, X_val, y_val = train_validation_split(X, y, args.val_split, args.seed)
     net = dp.MLP([X.shape[1], *args.hidden, outputs], activation=args.activation, loss=loss,
-                 dtype=args.dtype, seed=args.seed)
+                 dtype=args.dtype, seed=args.seed, device=args.device)
     net.classes = classes
     print(f"{net}: {len(X_train)} training rows, {len(X_val)} validation rows", flush=True)
     if classes is not None:
@@ -98,7 +98,7 @@ def _train(args: argparse.Namespace) -> int:
 def _model_and_table(args: argparse.Namespace, y_key: Optional[str]):
     import deltaprop as dp
 
-    net = dp.load(args.model)
+    net = dp.load(args.model).to(args.device)
     return net, load_table(args.data, delimiter=args.delimiter, x_key=args.x_key, y_key=y_key)
 
 
@@ -172,9 +172,14 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="weights, split and shuffling seed")
     p.add_argument("--threads", type=_count(1), default=None, help="core threads (default: all)")
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    _device_option(p)
     p.add_argument("--out", default="model.npz", help="where to save the model (default model.npz)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_train)
+
+
+def _device_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N (needs the CUDA backend and a GPU)")
 
 
 def add_predict(sub: argparse._SubParsersAction) -> None:
@@ -188,6 +193,7 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--proba", action="store_true", help="class probabilities instead of labels (with a header "
                                                         "of class names when the model has them)")
     p.add_argument("--out", default=None, help="output CSV (default: standard output)")
+    _device_option(p)
     p.set_defaults(run=_predict)
 
 
@@ -198,4 +204,5 @@ def add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("data", help="labelled data: .csv/.tsv or .npz")
     p.add_argument("--label-column", default="-1", help="CSV: label column, by header name or index (default: last)")
     _data_options(p, labels=True)
+    _device_option(p)
     p.set_defaults(run=_evaluate)
