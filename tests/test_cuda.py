@@ -333,6 +333,7 @@ def test_estimators_and_cli_refuse_cuda_without_a_gpu(tmp_path):
 
 
 @pytest.mark.cuda
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_estimator_on_the_gpu_matches_the_cpu():
     pytest.importorskip("sklearn")
     from deltaprop.sklearn import MLPClassifier
