@@ -153,10 +153,17 @@ class _BaseMLP(BaseEstimator):
             raise ValueError("warm_start/partial_fit: the network's shape changed since the last fit "
                              f"(layers {self._mlp.sizes}); fit anew with warm_start=False")
         X = np.ascontiguousarray(X, dtype=self._mlp.dtype)
-        if self.solver == "lbfgs":
-            self._fit_lbfgs(X, Y, sample_weight)
-        else:
-            self._fit_stochastic(X, Y, sample_weight, incremental)
+        # The estimator's attributes (coefs_, intercepts_) are views of host memory: the network
+        # lives on the CPU between calls and visits `device` for the training only.
+        self._mlp.to(self.device)
+        try:
+            if self.solver == "lbfgs":
+                self._fit_lbfgs(X, Y, sample_weight)
+            else:
+                self._fit_stochastic(X, Y, sample_weight, incremental)
+        finally:
+            self._mlp.to("cpu")
+            self._bind_attributes()
         if not self._mlp.network.params_finite():
             raise ValueError("Solver produced non-finite parameter weights. The input data may contain "
                              "large values and need to be preprocessed.")
@@ -174,7 +181,7 @@ class _BaseMLP(BaseEstimator):
             loss = "binary_cross_entropy"
         out = vocabulary.output_activation(loss)
         self.out_activation_ = _SKLEARN_NAMES.get(out, out)
-        self._mlp = MLP(sizes, _ACTIVATIONS[self.activation], loss, str(np.dtype(self.dtype)), device=self.device)
+        self._mlp = MLP(sizes, _ACTIVATIONS[self.activation], loss, str(np.dtype(self.dtype)))
         self._bind_attributes()
         # scikit-learn's initialisation, drawn in its order: U(-bound, bound) for coefs and
         # intercepts, bound = sqrt(6 / (fan_in + fan_out)) (2 instead of 6 for logistic).
