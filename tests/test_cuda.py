@@ -344,3 +344,19 @@ def test_estimator_on_the_gpu_matches_the_cpu():
     for a, b in zip(gpu.coefs_, cpu.coefs_):
         assert rel(a, b) <= 1e-10
     np.testing.assert_array_equal(gpu.predict(X), cpu.predict(X))
+
+
+@pytest.mark.cuda
+def test_gpu_benchmark_runs_beside_torch(tmp_path):
+    # `deltaprop bench gpu` imports torch after deltaprop in its own process; in a relaunched
+    # process without the OpenMP variables that import once crashed.
+    import json
+    import subprocess
+    import sys
+    pytest.importorskip("torch")
+    out = tmp_path / "gpu.json"
+    done = subprocess.run([sys.executable, "-m", "deltaprop.bench.gpu", "--tiny", "--out", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    results = json.loads(out.read_text())["results"]
+    assert results and all(r["deltaprop"] > 0 for r in results)
