@@ -360,3 +360,19 @@ def test_gpu_benchmark_runs_beside_torch(tmp_path):
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     results = json.loads(out.read_text())["results"]
     assert results and all(r["deltaprop"] > 0 for r in results)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("loss", ["cross_entropy", "mse"])
+def test_streamed_training_set_gives_the_same_model(loss):
+    # A training set that stays on the host (as one too large for the GPU does) is streamed
+    # batch by batch; the steps are the same, so the weights are the same bit for bit.
+    X, y = problem(loss, n=300)
+    weights = np.random.default_rng(9).random(300) + 0.1
+    nets = []
+    for stream in (False, True):
+        net = dp.MLP(SIZES, loss=loss, device="cuda", seed=5)
+        net.cuda_options(stream_data=stream)
+        net.fit(X, y, epochs=3, batch_size=64, optimizer=dp.Adam(lr=0.01), sample_weight=weights, seed=3)
+        nets.append(net.get_params())
+    np.testing.assert_array_equal(nets[0], nets[1])

@@ -124,6 +124,8 @@ void bind_network(py::module_& m, const char* name) {
             n.set_math(mode == "tf32" ? MathMode::TF32 : MathMode::Strict);
           })
       .def_readwrite("use_graphs", &Net::use_graphs)
+      .def_readwrite("stream_data", &Net::stream_data)
+      .def_property_readonly("streaming", &Net::streaming)
       .def_property("epilogues", &Net::epilogues,
                     [](Net& n, bool on) {
                       py::gil_scoped_release nogil;

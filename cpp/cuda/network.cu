@@ -73,6 +73,7 @@ Network<T>::~Network() {
   if (host_hyper_) cudaFreeHost(host_hyper_);
   if (host_state_) cudaFreeHost(host_state_);
   if (host_order_) cudaFreeHost(host_order_);
+  free_staging();
 }
 
 template <class T>
@@ -481,11 +482,20 @@ void Network<T>::apply_gradient(const T* grad, const StepConfig& cfg, double mas
 }
 
 template <class T>
+void Network<T>::reserve_data(const Rows<T>& r, Rows<T>& bound) {
+  bound.X = data_x_.reserve(std::size_t(r.n * input_width()), "the training data");
+  if (r.labels) bound.labels = data_labels_.reserve(std::size_t(r.n), "the training labels");
+  if (r.values) bound.values = data_values_.reserve(std::size_t(r.n * output_width()), "the training targets");
+  if (r.weights) bound.weights = data_weights_.reserve(std::size_t(r.n), "the sample weights");
+}
+
+template <class T>
 void Network<T>::bind_data(Rows<T> r, bool on_device) {
   std::lock_guard<std::mutex> lock(mutex_);
   ctx_.activate();
   clear_graphs();
   data_ = Rows<T>{};  // set only once everything is in place
+  streaming_ = false;
   Rows<T> bound = r;
   if (on_device && r.labels) {  // device labels are checked here, once: the kernels trust them
     std::vector<std::int64_t> labels(static_cast<std::size_t>(r.n));
@@ -493,7 +503,21 @@ void Network<T>::bind_data(Rows<T> r, bool on_device) {
     for (std::int64_t v : labels)
       if (v < 0 || v >= output_width()) throw std::invalid_argument("y: class index out of range");
   }
-  if (!on_device) {
+  if (!on_device && stream_data) {
+    streaming_ = true;
+  } else if (!on_device) {
+    try {
+      reserve_data(r, bound);
+    } catch (const DeviceOutOfMemory&) {
+      data_x_ = DeviceBuffer<T>();  // what did fit goes back; the rows stay on the host
+      data_labels_ = DeviceBuffer<std::int64_t>();
+      data_values_ = DeviceBuffer<T>();
+      data_weights_ = DeviceBuffer<T>();
+      bound = r;
+      streaming_ = true;
+    }
+  }
+  if (!on_device && !streaming_) {
     cudaStream_t s = ctx_.stream();
     bound.X = data_x_.reserve(std::size_t(r.n * input_width()), "the training data");
     upload(data_x_.data(), r.X, r.n * input_width(), s, "upload the training data");
@@ -510,6 +534,10 @@ void Network<T>::bind_data(Rows<T> r, bool on_device) {
       upload(data_weights_.data(), r.weights, r.n, s, "upload the sample weights");
     }
     ctx_.synchronize();
+  }
+  if (streaming_) {  // the host reads the caller's order itself
+    data_ = bound;
+    return;
   }
   order_.reserve(std::size_t(r.n), "the epoch's row order");
   if (host_order_cap_ < r.n) {
@@ -532,6 +560,8 @@ void Network<T>::release_data() {
   data_values_ = DeviceBuffer<T>();
   data_weights_ = DeviceBuffer<T>();
   data_labels_ = DeviceBuffer<std::int64_t>();
+  streaming_ = false;
+  free_staging();
 }
 
 template <class T>
@@ -545,6 +575,7 @@ double Network<T>::train_epoch(const std::int64_t* order, idx batch, const StepC
   batch = std::max<idx>(1, std::min(batch, n));
   ensure_train_workspace(batch, data_.values != nullptr, data_.weights != nullptr);
   ensure_optimizer_state(cfg);
+  if (streaming_) return train_epoch_streamed(order, batch, cfg, between_batches);
   if (order) std::memcpy(host_order_, order, sizeof(std::int64_t) * n);
   else std::iota(host_order_, host_order_ + n, std::int64_t(0));
   check(cudaMemcpyAsync(order_.data(), host_order_, sizeof(std::int64_t) * n, cudaMemcpyHostToDevice, s),
@@ -565,6 +596,87 @@ double Network<T>::train_epoch(const std::int64_t* order, idx batch, const StepC
     }
   } catch (...) {
     cudaStreamSynchronize(s);  // the queued steps finish: the model stays consistent
+    throw;
+  }
+  check(cudaMemcpyAsync(host_state_, st, sizeof(StepState), cudaMemcpyDeviceToHost, s), "read the epoch loss");
+  ctx_.synchronize();
+  return host_state_->epoch_mass > 0 ? host_state_->epoch_loss / host_state_->epoch_mass : 0.0;
+}
+
+template <class T>
+void Network<T>::ensure_staging(idx rows) {
+  if (rows <= staging_rows_) return;
+  free_staging();
+  const idx in_w = input_width(), out_w = output_width();
+  for (Staging& st : staging_) {
+    check(cudaMallocHost(&st.x, sizeof(T) * rows * in_w), "pinned host memory for a batch");
+    check(cudaMallocHost(&st.labels, sizeof(std::int64_t) * rows), "pinned host memory for a batch");
+    check(cudaMallocHost(&st.values, sizeof(T) * rows * out_w), "pinned host memory for a batch");
+    check(cudaMallocHost(&st.weights, sizeof(T) * rows), "pinned host memory for a batch");
+    check(cudaEventCreateWithFlags(&st.copied, cudaEventDisableTiming), "cudaEventCreate");
+  }
+  staging_rows_ = rows;
+}
+
+template <class T>
+void Network<T>::free_staging() {
+  for (Staging& st : staging_) {
+    if (st.copied) cudaEventSynchronize(st.copied), cudaEventDestroy(st.copied);
+    if (st.x) cudaFreeHost(st.x);
+    if (st.labels) cudaFreeHost(st.labels);
+    if (st.values) cudaFreeHost(st.values);
+    if (st.weights) cudaFreeHost(st.weights);
+    st = Staging{};
+  }
+  staging_rows_ = 0;
+}
+
+// The rows stay on the host: while the GPU runs step k, the host gathers batch k+1 into the other
+// pinned staging set, whose previous copy (batch k-1) has finished (its event). The steps are the
+// resident path's steps without the gather, so the results are the same bit for bit.
+template <class T>
+double Network<T>::train_epoch_streamed(const std::int64_t* order, idx batch, const StepConfig& cfg,
+                                        const std::function<void()>& between_batches) {
+  cudaStream_t s = ctx_.stream();
+  const idx n = data_.n, in_w = input_width(), out_w = output_width();
+  ensure_staging(batch);
+  write_hyper(cfg);
+  StepState* st = state_.data();
+  check(cudaMemsetAsync(&st->epoch_loss, 0, sizeof(double), s), "reset epoch loss");
+  check(cudaMemsetAsync(&st->epoch_mass, 0, sizeof(double), s), "reset epoch mass");
+  StepShape sh;
+  sh.labels = data_.labels, sh.values = data_.values, sh.weights = data_.weights;
+  sh.update = true, sh.l2 = cfg.l2 != 0.0, sh.kind = update_kind(cfg);
+  int k = 0;
+  try {
+    for (idx r0 = 0; r0 < n; r0 += batch, ++k) {
+      const idx rows = std::min(batch, n - r0);
+      Staging& stage = staging_[k % 2];
+      check(cudaEventSynchronize(stage.copied), "wait for a staging buffer");
+      for (idx i = 0; i < rows; ++i) {
+        const idx src = order ? idx(order[r0 + i]) : r0 + i;
+        std::memcpy(stage.x + i * in_w, data_.X + src * in_w, sizeof(T) * in_w);
+        if (data_.labels) stage.labels[i] = data_.labels[src];
+        if (data_.values) std::memcpy(stage.values + i * out_w, data_.values + src * out_w, sizeof(T) * out_w);
+        if (data_.weights) stage.weights[i] = data_.weights[src];
+      }
+      check(cudaMemcpyAsync(batch_x_.data(), stage.x, sizeof(T) * rows * in_w, cudaMemcpyHostToDevice, s), "copy a batch");
+      if (data_.labels)
+        check(cudaMemcpyAsync(batch_labels_.data(), stage.labels, sizeof(std::int64_t) * rows, cudaMemcpyHostToDevice, s),
+              "copy a batch");
+      if (data_.values)
+        check(cudaMemcpyAsync(batch_values_.data(), stage.values, sizeof(T) * rows * out_w, cudaMemcpyHostToDevice, s),
+              "copy a batch");
+      if (data_.weights)
+        check(cudaMemcpyAsync(batch_weights_.data(), stage.weights, sizeof(T) * rows, cudaMemcpyHostToDevice, s),
+              "copy a batch");
+      check(cudaEventRecord(stage.copied, s), "cudaEventRecord");
+      sh.rows = rows;
+      enqueue_step(sh);
+      if (between_batches) between_batches();
+    }
+  } catch (...) {
+    cudaStreamSynchronize(s);
     throw;
   }
   check(cudaMemcpyAsync(host_state_, st, sizeof(StepState), cudaMemcpyDeviceToHost, s), "read the epoch loss");

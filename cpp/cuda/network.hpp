@@ -99,8 +99,13 @@ class Network {
   // One step of the optimizer on host rows; returns the loss before the update.
   double train_step(Rows<T> host, const StepConfig& cfg);
   // Keeps a data set on the device for train_epoch: copied from host pointers, or used in place
-  // from device pointers (the caller keeps that memory alive until release_data).
+  // from device pointers (the caller keeps that memory alive until release_data). Host data that
+  // does not fit in GPU memory (or any host data when stream_data is set) stays on the host and
+  // is streamed: each batch gathered on the host into pinned memory while the GPU runs the
+  // previous step, then copied in (the caller keeps the host arrays alive too).
   void bind_data(Rows<T> rows, bool on_device);
+  bool stream_data = false;
+  bool streaming() const { return streaming_; }
   void release_data();
   // One epoch over the bound data in `order` (host, n indices; null: row order), batches of
   // `batch` rows; `between_batches` runs on the host after each batch is queued. Returns the
@@ -145,6 +150,23 @@ class Network {
   DeviceBuffer<T> infer_a_, infer_b_, infer_in_, infer_out_;
   // The bound data set and the epoch's order.
   Rows<T> data_{};
+  bool streaming_ = false;
+  // Streaming: two pinned staging sets (X, labels, targets, weights of one batch) and the events
+  // that say when the copy out of each has finished.
+  struct Staging {
+    T* x = nullptr;
+    std::int64_t* labels = nullptr;
+    T* values = nullptr;
+    T* weights = nullptr;
+    cudaEvent_t copied = nullptr;
+  };
+  Staging staging_[2];
+  idx staging_rows_ = 0;
+  void ensure_staging(idx rows);
+  void reserve_data(const Rows<T>& r, Rows<T>& bound);
+  void free_staging();
+  double train_epoch_streamed(const std::int64_t* order, idx batch, const StepConfig& cfg,
+                              const std::function<void()>& between_batches);
   DeviceBuffer<T> data_x_, data_values_, data_weights_;
   DeviceBuffer<std::int64_t> data_labels_, order_;
   std::int64_t* host_order_ = nullptr;  // pinned staging of the epoch's order

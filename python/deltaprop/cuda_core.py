@@ -64,6 +64,19 @@ class CudaNetworkCore:
         self._net.use_graphs = bool(value)
 
     @property
+    def stream_data(self) -> bool:
+        return bool(self._net.stream_data)
+
+    @stream_data.setter
+    def stream_data(self, value: bool) -> None:
+        self._net.stream_data = bool(value)
+        self._bound = None  # the next epoch binds again, in the new mode
+
+    @property
+    def streaming(self) -> bool:
+        return bool(self._net.streaming)
+
+    @property
     def epilogues(self) -> bool:
         return bool(self._net.epilogues)
 

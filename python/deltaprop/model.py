@@ -105,10 +105,12 @@ class MLP:
         self.network.to(device, precision)
         return self
 
-    def cuda_options(self, use_graphs: Optional[bool] = None, epilogues: Optional[bool] = None) -> Dict[str, bool]:
-        """Diagnostics of a GPU model: replay training steps from CUDA graphs (default True) and
-        fuse bias/ReLU/bias gradients into cuBLASLt's epilogues (default True); both off give the
-        plain reference path. Returns the settings now in force."""
+    def cuda_options(self, use_graphs: Optional[bool] = None, epilogues: Optional[bool] = None,
+                     stream_data: Optional[bool] = None) -> Dict[str, bool]:
+        """Diagnostics of a GPU model: replay training steps from CUDA graphs (default True), fuse
+        bias/ReLU/bias gradients into cuBLASLt's epilogues (default True), and keep the training
+        set on the host, streaming each batch in (default False: only when the set does not fit
+        in GPU memory). The results are the same bit for bit either way. Returns the settings."""
         if not self.network.on_device:
             raise ValueError(f"cuda_options: the model is on {self.device}, not on a GPU")
         core = self.network.core_for_options()
@@ -116,7 +118,9 @@ class MLP:
             core.use_graphs = bool(use_graphs)
         if epilogues is not None:
             core.epilogues = bool(epilogues)
-        return {"use_graphs": core.use_graphs, "epilogues": core.epilogues}
+        if stream_data is not None:
+            core.stream_data = bool(stream_data)
+        return {"use_graphs": core.use_graphs, "epilogues": core.epilogues, "stream_data": core.stream_data}
 
     @property
     def history_(self) -> Optional[History]:
