@@ -52,6 +52,11 @@ echo "== cuda tests"
 python -m pytest -q -p no:cacheprovider -m cuda "$OLDPWD/tests/test_cuda.py" --junitxml cuda-tests.xml \
   -W "ignore::DeprecationWarning" ${PYTEST_ARGS:-} 2>&1 | tail -60
 tests_status=${PIPESTATUS[0]}
+echo "== the API, training and checkpoint suites with their models on the GPU (--device cuda)"
+python -m pytest -q -p no:cacheprovider --device cuda "$OLDPWD/tests/test_mlp_api.py" "$OLDPWD/tests/test_training.py" \
+  "$OLDPWD/tests/test_checkpoint.py" "$OLDPWD/tests/test_fit_features.py" --junitxml device-tests.xml \
+  -W "ignore::DeprecationWarning" 2>&1 | tail -40
+[ "${PIPESTATUS[0]}" -eq 0 ] || tests_status=1
 
 if [ -z "${SKIP_SANITIZER:-}" ] && command -v compute-sanitizer >/dev/null; then
   echo "== compute-sanitizer memcheck (every code path on a small network)"

@@ -93,11 +93,12 @@ def make_spirals(rng, n_per_class=150, noise=0.15, turns=1.25, dtype=np.float32)
 
 
 def set_weights(net, Ws, bs):
-    """Write float arrays Ws[i] (out, in) and bs[i] (out,) into the net's layer views."""
+    """Give the net the float arrays Ws[i] (out, in) and bs[i] (out,) (through set_params, so it
+    works on every device)."""
     assert len(net.layers) == len(Ws) == len(bs)
     for layer, W, b in zip(net.layers, Ws, bs):
-        layer.W[...] = np.asarray(W, dtype=layer.W.dtype)
-        layer.b[...] = np.asarray(b, dtype=layer.b.dtype)
+        assert np.shape(W) == layer.W.shape and np.shape(b) == layer.b.shape
+    net.set_params(np.concatenate([np.concatenate([np.ravel(W), np.ravel(b)]) for W, b in zip(Ws, bs)]))
 
 
 def weights_of(net):
@@ -107,14 +108,51 @@ def weights_of(net):
     return Ws, bs
 
 
+# These modules run with their models on the device given by --device (or DELTAPROP_TEST_DEVICE):
+# `pytest --device cuda tests/test_mlp_api.py ...` is the same API, training and checkpoint suite on
+# a GPU, against the same independent references. Tests marked `cpu_only` (writes into parameter
+# views, which are read-only copies on a GPU) are skipped there.
+DEVICE_MODULES = {"test_mlp_api", "test_training", "test_checkpoint", "test_fit_features"}
+
+
+def pytest_addoption(parser):
+    parser.addoption("--device", default=os.environ.get("DELTAPROP_TEST_DEVICE", "cpu"),
+                     help="device of the models in " + ", ".join(sorted(DEVICE_MODULES)) + " (cpu, cuda, cuda:N)")
+
+
+def _device_module(item) -> bool:
+    return item.module.__name__.rsplit(".", 1)[-1] in DEVICE_MODULES
+
+
 def pytest_collection_modifyitems(config, items):
-    """Tests marked `cuda` need the CUDA backend and a GPU: skipped, with the reason, without."""
+    """Tests marked `cuda` need the CUDA backend and a GPU: skipped, with the reason, without
+    (as is the device suite under --device cuda)."""
     from deltaprop import cuda
 
+    on_gpu = config.getoption("--device") != "cpu"
+    for item in items:
+        if on_gpu and _device_module(item) and item.get_closest_marker("cpu_only"):
+            item.add_marker(pytest.mark.skip(reason="CPU only: writes into parameter views"))
     reason = cuda.why_unavailable()
     if not reason:
         return
     skip = pytest.mark.skip(reason=f"needs a CUDA GPU: {reason}")
     for item in items:
-        if "cuda" in item.keywords:
+        if "cuda" in item.keywords or (on_gpu and _device_module(item)):
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _models_on_the_test_device(request, monkeypatch):
+    """Under --device cuda, a model made without a device in a DEVICE_MODULES test is on the GPU."""
+    device = request.config.getoption("--device")
+    if device == "cpu" or not _device_module(request.node):
+        return
+    import inspect
+
+    import deltaprop as dp
+
+    names = [p for p in inspect.signature(dp.MLP.__init__).parameters if p != "self"]
+    defaults = list(dp.MLP.__init__.__defaults__)
+    defaults[names.index("device") - (len(names) - len(defaults))] = device
+    monkeypatch.setattr(dp.MLP.__init__, "__defaults__", tuple(defaults))

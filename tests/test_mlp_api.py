@@ -84,6 +84,7 @@ def test_per_layer_activation_list_forward(rng):
 
 
 # ---------------------------------------------------------------------------- parameter views
+@pytest.mark.cpu_only
 def test_W_is_writable_view_changing_predictions(rng):
     net = _net(loss="mse")
     X = rng.standard_normal((4, 5))
@@ -95,6 +96,7 @@ def test_W_is_writable_view_changing_predictions(rng):
     np.testing.assert_allclose(net.activations(X)[0], 0.0, atol=1e-15)
 
 
+@pytest.mark.cpu_only
 def test_b_is_writable_view_changing_predictions(rng):
     net = _net(loss="mse")
     X = rng.standard_normal((4, 5))
@@ -103,6 +105,7 @@ def test_b_is_writable_view_changing_predictions(rng):
     np.testing.assert_allclose(net.forward(X), before + [1.0, 2.0, 3.0], rtol=1e-12)
 
 
+@pytest.mark.cpu_only
 def test_view_writes_show_in_get_params():
     net = _net()
     net.layers[0].W[0, 1] = 42.0
@@ -112,6 +115,7 @@ def test_view_writes_show_in_get_params():
     assert theta[5 * 7 + 7 + 7 * 6 + 2] == -7.0   # after W0, b0, W1
 
 
+@pytest.mark.cpu_only
 def test_views_see_set_params(rng):
     net = _net()
     W0 = net.layers[0].W
@@ -121,6 +125,7 @@ def test_views_see_set_params(rng):
     np.testing.assert_array_equal(W0, theta[:35].reshape(7, 5))
 
 
+@pytest.mark.cpu_only
 def test_views_see_train_step(rng):
     net = _net()
     W0 = net.layers[0].W
