@@ -1,6 +1,8 @@
 // deltaprop._core: the compiled core. Python code imports it through deltaprop/__init__.py.
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
+#include "../runtime/blocking.hpp"
+#include "../runtime/cpu_info.hpp"
 #include "../runtime/dispatch.hpp"
 #include "../runtime/threads.hpp"
 #include "bindings.hpp"
@@ -33,6 +35,43 @@ PYBIND11_MODULE(_core, m) {
     int nr = f64 ? dp::active_gemm_arch<double>().nr : dp::active_gemm_arch<float>().nr;
     return py::make_tuple(mr, nr);
   });
+
+  m.def("cpu_info", [] {
+    const dp::CpuInfo& c = dp::cpu_info();
+    auto cache = [](const dp::CacheLevel& l) {
+      py::dict d;
+      d["size"] = l.size, d["ways"] = l.ways, d["sets"] = l.sets, d["line"] = l.line, d["shared_by"] = l.shared_by;
+      return d;
+    };
+    py::dict d;
+    d["vendor"] = c.vendor, d["model"] = c.model, d["uarch"] = c.uarch;
+    d["l1d"] = cache(c.l1d), d["l2"] = cache(c.l2), d["l3"] = cache(c.l3);
+    d["avx512"] = c.avx512, d["avx512_bf16"] = c.avx512_bf16, d["amx_bf16"] = c.amx_bf16;
+    d["fma512_units"] = c.fma512_units;
+    return d;
+  }, "What the CPU is: vendor, model, caches of one core, extensions, 512-bit FMA pipes.");
+  m.def("gemm_blocks", [](const std::string& dtype) {
+    const bool f64 = dtype == "float64";
+    if (!f64 && dtype != "float32") throw py::value_error("dtype: expected 'float32' or 'float64', got '" + dtype + "'");
+    const auto& a32 = dp::active_gemm_arch<float>();
+    const auto& a64 = dp::active_gemm_arch<double>();
+    return f64 ? py::make_tuple(a64.mc, a64.kc, a64.nc) : py::make_tuple(a32.mc, a32.kc, a32.nc);
+  }, py::arg("dtype"), "(MC, KC, NC) of the active instruction set's GEMM.");
+  m.def("model_gemm_blocks", [](const std::string& dtype) {
+    const bool f64 = dtype == "float64";
+    const auto& a = f64 ? dp::active_gemm_arch<double>().mr : dp::active_gemm_arch<float>().mr;
+    const int nr = f64 ? dp::active_gemm_arch<double>().nr : dp::active_gemm_arch<float>().nr;
+    const dp::GemmBlocks b = dp::model_blocks(dp::cpu_info(), a, nr, f64 ? 8 : 4);
+    return py::make_tuple(b.mc, b.kc, b.nc);
+  }, py::arg("dtype"), "(MC, KC, NC) the analytical model derives from this CPU's caches.");
+  m.def("set_gemm_blocks", [](const std::string& spec) {
+    try {
+      dp::set_gemm_blocks(spec);
+    } catch (const std::invalid_argument& e) {
+      throw py::value_error(std::string("spec: ") + e.what());
+    }
+  }, py::arg("spec"), "'table', 'model' or 'MC,KC,NC' for every instruction set (not while products run).");
+  m.def("gemm_blocks_source", &dp::gemm_blocks_source);
 
   // std::invalid_argument from the core becomes ValueError; bad_alloc becomes MemoryError
   // (pybind11's defaults).

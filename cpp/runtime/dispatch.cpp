@@ -1,10 +1,12 @@
 // Run-time choice of the instruction set: detect newest to oldest, cache the answer, and let
 // DELTAPROP_SIMD (generic | avx2 | avx512) force a lower level.
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <mutex>
 #include <stdexcept>
 #include "dispatch.hpp"
+#include "blocking.hpp"
 
 namespace dp {
 namespace {
@@ -13,6 +15,8 @@ struct ArchTables {
   GemmArch<float> f32[3];
   GemmArch<double> f64[3];
   VectorMath vmath[3];
+  GemmBlocks table_f32[3], table_f64[3];  // each level's own blocks, for "table"
+  std::string blocks_source = "table";
   ArchTables() {
     fill_arch_generic(f32[0], f64[0]);
     fill_vmath_generic(vmath[0]);
@@ -26,11 +30,48 @@ struct ArchTables {
     f64[1] = f64[2] = f64[0];
     vmath[1] = vmath[2] = vmath[0];
 #endif
+    for (int i = 0; i < 3; ++i) {
+      table_f32[i] = {f32[i].mc, f32[i].kc, f32[i].nc};
+      table_f64[i] = {f64[i].mc, f64[i].kc, f64[i].nc};
+    }
+    if (const char* spec = std::getenv("DELTAPROP_GEMM_BLOCKS")) {
+      try {
+        apply(spec);
+      } catch (const std::invalid_argument& e) {
+        blocks_source = std::string("table (ignored: ") + e.what() + ")";  // never fail at import
+      }
+    }
+  }
+
+  template <class T>
+  static void set(GemmArch<T>& a, GemmBlocks b) {
+    a.mc = std::max<idx>(a.mr, (b.mc + a.mr - 1) / a.mr * a.mr);
+    a.kc = std::max<idx>(1, b.kc);
+    a.nc = std::max<idx>(a.nr, (b.nc + a.nr - 1) / a.nr * a.nr);
+  }
+
+  void apply(const std::string& spec) {
+    bool use_model = false;
+    GemmBlocks given;
+    const bool any = spec != "table" && parse_blocks_override(spec, &use_model, &given);
+    for (int i = 0; i < 3; ++i) {
+      if (!any) {
+        set(f32[i], table_f32[i]);
+        set(f64[i], table_f64[i]);
+      } else if (use_model) {
+        set(f32[i], model_blocks(cpu_info(), f32[i].mr, f32[i].nr, sizeof(float)));
+        set(f64[i], model_blocks(cpu_info(), f64[i].mr, f64[i].nr, sizeof(double)));
+      } else {
+        set(f32[i], given);
+        set(f64[i], given);
+      }
+    }
+    blocks_source = !any ? "table" : use_model ? "model" : "override";
   }
 };
 
-const ArchTables& tables() {
-  static const ArchTables t;
+ArchTables& tables() {
+  static ArchTables t;
   return t;
 }
 
@@ -93,6 +134,10 @@ SimdLevel parse_simd_level(const std::string& name) {
   throw std::invalid_argument("simd level must be one of 'generic', 'avx2', 'avx512', got '" +
                               name + "'");
 }
+
+void set_gemm_blocks(const std::string& spec) { tables().apply(spec.empty() ? "table" : spec); }
+
+std::string gemm_blocks_source() { return tables().blocks_source; }
 
 const VectorMath& active_vmath() { return tables().vmath[static_cast<int>(active_simd_level())]; }
 

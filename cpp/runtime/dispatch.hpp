@@ -28,6 +28,12 @@ SimdLevel parse_simd_level(const std::string& name);  // throws std::invalid_arg
 
 template <class T>
 const GemmArch<T>& active_gemm_arch();
+
+// Cache blocks of every level's GEMM: "table" (each instruction set's own), "model" (derived from
+// this CPU's caches, runtime/blocking.hpp) or "MC,KC,NC"; DELTAPROP_GEMM_BLOCKS sets it at
+// import. Not to be called while products run. Throws std::invalid_argument on a bad spec.
+void set_gemm_blocks(const std::string& spec);
+std::string gemm_blocks_source();
 const VectorMath& active_vmath();
 
 }  // namespace dp

@@ -47,9 +47,24 @@ def set_simd_level(level: str) -> None:
     _core.set_simd_level(level)
 
 
+def _describe_caches(cpu: Dict[str, Any]) -> str:
+    parts = []
+    for name in ("l1d", "l2", "l3"):
+        c = cpu[name]
+        if c["size"]:
+            size = f"{c['size'] >> 20} MiB" if c["size"] >= 16 << 20 else f"{c['size'] >> 10} KiB"
+            shared = f", shared by {c['shared_by']}" if c["shared_by"] > 1 else ""
+            parts.append(f"{name.upper()} {size} {c['ways']}-way{shared}")
+    return "; ".join(parts)
+
+
 def build_info() -> Dict[str, Any]:
-    """What this build can do: version, SIMD level in use (and the CPU's best), OpenMP, threads,
-    GEMM register tile, the CUDA backend and its GPUs (or why none can be used). DELTAPROP_SIMD=generic|avx2|avx512 lowers the level at import."""
+    """What this build can do and where it runs: version, the CPU (model, microarchitecture, the
+    caches of one core), SIMD level in use (and the CPU's best), OpenMP, threads, GEMM register
+    tile and cache blocks (and where they came from), the CUDA backend and its GPUs (or why none
+    can be used). DELTAPROP_SIMD=generic|avx2|avx512 lowers the level at import;
+    DELTAPROP_GEMM_BLOCKS=model|MC,KC,NC replaces the cache blocks of every level."""
+    cpu = _core.cpu_info()
     return {
         "version": __version__,
         "simd": _core.simd_level(),
@@ -58,6 +73,12 @@ def build_info() -> Dict[str, Any]:
         "num_threads": get_num_threads(),
         "gemm_tile_float32": tuple(_core.gemm_tile("float32")),
         "gemm_tile_float64": tuple(_core.gemm_tile("float64")),
+        "cpu": cpu["model"] or cpu["vendor"],
+        "uarch": cpu["uarch"],
+        "caches": _describe_caches(cpu),
+        "gemm_blocks_float32": tuple(_core.gemm_blocks("float32")),
+        "gemm_blocks_float64": tuple(_core.gemm_blocks("float64")),
+        "gemm_blocks_from": _core.gemm_blocks_source(),
         "cuda": cuda.is_built(),
         "cuda_devices": [f"cuda:{d['index']} {d['name']} (sm_{d['compute_capability'][0]}{d['compute_capability'][1]}, "
                          f"{d['total_memory'] >> 30} GiB)" for d in cuda.devices()] or cuda.why_unavailable(),

@@ -6,6 +6,7 @@ import argparse
 import importlib
 import json
 import os
+import re
 import platform
 import statistics
 import sys
@@ -47,6 +48,10 @@ def parser(name: str, description: str) -> argparse.ArgumentParser:
     p.add_argument("--rounds", type=int, default=None, help="interleaved rounds per case (default 5, quick 3)")
     p.add_argument("--json", action="store_true", help="print results as a JSON list on stdout "
                                                          "(tables go to stderr)")
+    p.add_argument("--save", nargs="?", const="bench/results", default=None, metavar="DIR",
+                   help="also write the JSON results to DIR/<cpu-model>-<benchmark>-<date>.json "
+                        "(default DIR: bench/results), for a table across machines")
+    p.set_defaults(bench_name=name)
     return p
 
 
@@ -122,6 +127,10 @@ def env_info(threads: int) -> dict:
 def note(threads: int) -> None:
     e = env_info(threads)
     say(f"# CPU: {e['cpu']} ({e['cores']} logical cores), threads per contestant: {threads}")
+    info = e["deltaprop"]
+    say(f"# deltaprop kernels: {info['simd']} for {info['uarch']}; caches {info['caches']}; GEMM blocks "
+        f"(MC, KC, NC) float32 {info['gemm_blocks_float32']} float64 {info['gemm_blocks_float64']} "
+        f"from the {info['gemm_blocks_from']}")
     say(f"# deltaprop.build_info(): {e['deltaprop']}")
     for b in e["numpy_blas"]:
         say(f"# numpy {e['numpy']} BLAS: {b['internal_api']} {b['version']} "
@@ -250,7 +259,17 @@ def table(rows: list, columns: list) -> None:
 
 
 def emit_json(args, rows: list) -> None:
+    if not args.json and not getattr(args, "save", None):
+        return
+    out = [dict(bench="env", **env_info(args.threads))] + rows
     if args.json:
-        out = [dict(bench="env", **env_info(args.threads))] + rows
         json.dump(out, sys.stdout, indent=1, default=str)
         sys.stdout.write("\n")
+    if getattr(args, "save", None):
+        name = re.sub(r"[^A-Za-z0-9]+", "-", cpu_model()).strip("-") or "cpu"
+        bench = getattr(args, "bench_name", "bench")
+        os.makedirs(args.save, exist_ok=True)
+        path = os.path.join(args.save, f"{name}-{bench}-{time.strftime('%Y-%m-%d')}.json")
+        with open(path, "w") as fh:
+            json.dump(out, fh, indent=1, default=str)
+        say(f"# saved {path}")

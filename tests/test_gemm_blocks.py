@@ -1,0 +1,110 @@
+"""The GEMM's cache blocks: read from the CPU, derived by the analytical model, overridable
+(DELTAPROP_GEMM_BLOCKS or _core.set_gemm_blocks); products stay correct at every instruction-set
+level with blocks forced small (edge tiles everywhere, K split into many KC blocks) and large,
+and bitwise identical across thread counts."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import deltaprop as dp
+from deltaprop import _core
+from deltaprop import kernels as K
+
+ORDER = ["generic", "avx2", "avx512"]
+LEVELS = ORDER[: ORDER.index(dp.build_info()["simd_max"]) + 1]
+BLOCKS = ["1,1,1", "7,5,33", "model", "4096,2048,8192"]
+SHAPES = [(1, 70, 33), (5, 37, 19), (17, 65, 300), (67, 131, 97), (130, 140, 530)]
+
+
+@pytest.fixture
+def blocks(request):
+    _core.set_gemm_blocks(request.param)
+    yield request.param
+    _core.set_gemm_blocks("table")
+
+
+@pytest.fixture(params=LEVELS)
+def level(request):
+    before = dp.build_info()["simd"]
+    dp.set_simd_level(request.param)
+    yield request.param
+    dp.set_simd_level(before)
+
+
+def test_cpu_facts_are_read():
+    info = _core.cpu_info()
+    assert info["vendor"] in ("intel", "amd", "other")
+    for name in ("l1d", "l2"):
+        c = info[name]
+        assert c["size"] > 0 and c["line"] > 0
+        if c["ways"] and c["sets"]:
+            assert c["size"] % (c["ways"] * c["line"]) == 0
+    assert info["l2"]["size"] >= info["l1d"]["size"]
+    built = dp.build_info()
+    assert built["uarch"] == info["uarch"] and "L1D" in built["caches"]
+
+
+def test_model_follows_the_caches():
+    mc, kc, nc = _core.model_gemm_blocks("float32")
+    mr, nr = dp.build_info()["gemm_tile_float32"]
+    info = _core.cpu_info()
+    assert mc % mr == 0 and nc % nr == 0 and kc % 8 == 0
+    assert mr * kc * 4 <= info["l1d"]["size"]        # the A micro-panel fits L1
+    assert kc * nc * 4 <= info["l2"]["size"]          # the B block fits L2
+
+
+@pytest.mark.parametrize("blocks", BLOCKS, indirect=True)
+@pytest.mark.parametrize("trans", [(0, 0), (0, 1), (1, 0), (1, 1)], ids=["NN", "NT", "TN", "TT"])
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_products_with_forced_blocks(level, blocks, trans, shape, dtype):
+    rng = np.random.default_rng(sum(shape) + 10 * trans[0] + trans[1])
+    M, N, Kd = shape
+    A = rng.standard_normal((Kd, M) if trans[0] else (M, Kd)).astype(dtype)
+    B = rng.standard_normal((N, Kd) if trans[1] else (Kd, N)).astype(dtype)
+    C = K.gemm(A, B, trans_a=bool(trans[0]), trans_b=bool(trans[1]))
+    ref = (A.T if trans[0] else A).astype(np.float64) @ (B.T if trans[1] else B).astype(np.float64)
+    tol = 1e-4 if dtype == np.float32 else 1e-11
+    np.testing.assert_allclose(C, ref, rtol=tol, atol=tol * max(1.0, Kd / 10.0))
+
+
+@pytest.mark.parametrize("blocks", ["7,5,33", "model"], indirect=True)
+def test_forced_blocks_keep_results_independent_of_threads(blocks):
+    rng = np.random.default_rng(1)
+    A = rng.standard_normal((130, 530)).astype(np.float32)
+    B = rng.standard_normal((530, 140)).astype(np.float32)
+    before = dp.get_num_threads()
+    try:
+        dp.set_num_threads(1)
+        one = K.gemm(A, B)
+        dp.set_num_threads(2)
+        two = K.gemm(A, B)
+    finally:
+        dp.set_num_threads(before)
+    np.testing.assert_array_equal(one, two)
+
+
+@pytest.mark.parametrize("bad", ["", "1,2", "a,b,c", "0,4,4", "1,2,3,4", "fast"])
+def test_bad_block_specs_are_refused(bad):
+    if bad == "":
+        _core.set_gemm_blocks(bad)  # empty: back to the table
+        assert _core.gemm_blocks_source() == "table"
+        return
+    with pytest.raises(ValueError, match="DELTAPROP_GEMM_BLOCKS"):
+        _core.set_gemm_blocks(bad)
+    assert _core.gemm_blocks_source() == "table"
+
+
+@pytest.mark.parametrize("spec, source", [("model", "model"), ("12,64,128", "override"), ("nonsense", "table (ignored")])
+def test_environment_variable(spec, source):
+    env = dict(os.environ, DELTAPROP_GEMM_BLOCKS=spec)
+    out = subprocess.run([sys.executable, "-c", "import deltaprop as dp; i = dp.build_info(); "
+                          "print(i['gemm_blocks_from']); print(i['gemm_blocks_float32'])"],
+                         env=env, capture_output=True, text=True, timeout=60, check=True).stdout.splitlines()
+    assert out[0].startswith(source)
+    if spec == "model":
+        assert out[1] == str(tuple(_core.model_gemm_blocks("float32")))
