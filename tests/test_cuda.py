@@ -376,3 +376,40 @@ def test_streamed_training_set_gives_the_same_model(loss):
         net.fit(X, y, epochs=3, batch_size=64, optimizer=dp.Adam(lr=0.01), sample_weight=weights, seed=3)
         nets.append(net.get_params())
     np.testing.assert_array_equal(nets[0], nets[1])
+
+
+def test_dlpack_capsules_are_read_without_being_consumed():
+    if not dpcuda.is_built():
+        pytest.skip("built without the CUDA backend")
+    backend = dpcuda._load()
+    a = np.arange(12, dtype=np.float32).reshape(3, 4)[:, 1:]
+    capsule = a.__dlpack__()
+    info = backend.describe_dlpack(capsule)
+    assert info["shape"] == (3, 3) and info["strides"] == (4, 1) and info["typestr"] == "<f4"
+    assert info["device_type"] == 1 and info["ptr"] == a.__array_interface__["data"][0]
+    assert backend.describe_dlpack(np.arange(5).__dlpack__())["typestr"] == "<i8"
+    backend.describe_dlpack(capsule)  # still unconsumed: readable again
+    with pytest.raises(TypeError, match="capsule"):
+        backend.describe_dlpack(object())
+
+
+@pytest.mark.cuda
+def test_arrays_that_only_speak_dlpack():
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("torch without CUDA")
+
+    class OnlyDLPack:  # as JAX arrays are: no __cuda_array_interface__
+        def __init__(self, t):
+            self.t = t
+
+        def __dlpack__(self, **kwargs):
+            return self.t.__dlpack__(**kwargs)
+
+        def __dlpack_device__(self):
+            return self.t.__dlpack_device__()
+
+    X, y = problem("cross_entropy", n=64)
+    net = dp.MLP(SIZES, seed=1, device="cuda")
+    out = net.predict_proba(OnlyDLPack(torch.from_numpy(X.astype(np.float32)).cuda()))
+    assert rel(np.asarray(out), net.predict_proba(X)) <= 1e-6

@@ -44,6 +44,33 @@ void capsule_destructor(PyObject* capsule) {
   }
 }
 
+// What a producer's "dltensor" capsule describes, read without consuming it: the capsule object
+// stays alive with the caller (and frees the tensor when it goes), so nothing is owned here.
+py::dict describe_dlpack(py::capsule capsule) {
+  if (!PyCapsule_IsValid(capsule.ptr(), "dltensor"))
+    throw py::type_error("X: expected an unconsumed DLPack capsule named 'dltensor'");
+  auto* managed = static_cast<DLManagedTensor*>(PyCapsule_GetPointer(capsule.ptr(), "dltensor"));
+  const DLTensor& t = managed->dl_tensor;
+  if (t.ndim < 0 || t.ndim > 8) throw py::value_error("X: a DLPack tensor with " + std::to_string(t.ndim) + " dimensions");
+  py::list shape, strides;
+  for (int i = 0; i < t.ndim; ++i) shape.append(t.shape[i]);
+  if (t.strides)
+    for (int i = 0; i < t.ndim; ++i) strides.append(t.strides[i]);  // in elements
+  std::string typestr;
+  if (t.dtype.lanes == 1 && (t.dtype.code == kDLFloat || t.dtype.code == 0 || t.dtype.code == 1)) {
+    const char kind = t.dtype.code == kDLFloat ? 'f' : t.dtype.code == 0 ? 'i' : 'u';
+    typestr = std::string("<") + kind + std::to_string(t.dtype.bits / 8);
+  }
+  py::dict d;
+  d["ptr"] = reinterpret_cast<std::uintptr_t>(static_cast<char*>(t.data) + t.byte_offset);
+  d["shape"] = py::tuple(shape);
+  d["strides"] = t.strides ? py::object(py::tuple(strides)) : py::object(py::none());
+  d["typestr"] = typestr;  // "" for a type deltaprop does not read
+  d["device_type"] = t.device.device_type;  // 1 CPU, 2 CUDA, ...
+  d["device_id"] = t.device.device_id;
+  return d;
+}
+
 }  // namespace
 
 DeviceArray::DeviceArray(std::vector<std::int64_t> shape, bool is_double, int device)
@@ -81,6 +108,8 @@ py::array DeviceArray::to_numpy() const {
 }
 
 void bind_device_array(py::module_& m) {
+  m.def("describe_dlpack", &describe_dlpack, py::arg("capsule"),
+        "Pointer, shape, strides (elements), typestr and device of an unconsumed DLPack capsule.");
   py::class_<DeviceArray>(m, "DeviceArray", "A C-contiguous float array in GPU memory.")
       .def(py::init<std::vector<std::int64_t>, bool, int>(), py::arg("shape"), py::arg("is_double"),
            py::arg("device"))

@@ -9,7 +9,7 @@ from typing import Any, Optional, Tuple
 
 import numpy as np
 
-__all__ = ["Device", "parse_device", "DeviceRows", "device_rows", "is_device_array"]
+__all__ = ["Device", "parse_device", "DeviceRows", "device_rows", "is_device_array", "DLPackView", "as_cuda_array"]
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,40 @@ def parse_device(device: Any) -> Device:
 
 
 def is_device_array(obj: Any) -> bool:
-    return hasattr(obj, "__cuda_array_interface__") and not isinstance(obj, np.ndarray)
+    """A GPU array: it has __cuda_array_interface__, or it is a DLPack producer on a CUDA device
+    (JAX, for one)."""
+    if isinstance(obj, np.ndarray):
+        return False
+    if hasattr(obj, "__cuda_array_interface__"):
+        return True
+    try:
+        return hasattr(obj, "__dlpack__") and int(obj.__dlpack_device__()[0]) == _DLPACK_CUDA
+    except Exception:  # noqa: BLE001 - not a DLPack producer after all
+        return False
+
+
+_DLPACK_CUDA = 2
+
+
+class DLPackView:
+    """A DLPack producer's CUDA tensor seen through __cuda_array_interface__: its capsule is kept
+    (not consumed), so the producer's memory lives as long as this view."""
+
+    def __init__(self, obj: Any, backend: Any):
+        self.capsule = obj.__dlpack__()
+        info = backend.describe_dlpack(self.capsule)
+        if not info["typestr"]:
+            raise TypeError("X: a DLPack tensor of a type deltaprop does not read (expected float32/float64, int64)")
+        itemsize = np.dtype(info["typestr"]).itemsize
+        strides = None if info["strides"] is None else tuple(s * itemsize for s in info["strides"])
+        self.shape = tuple(info["shape"])
+        self.__cuda_array_interface__ = {"shape": self.shape, "typestr": info["typestr"],
+                                         "data": (info["ptr"], False), "strides": strides, "version": 3}
+
+
+def as_cuda_array(obj: Any, backend: Any) -> Any:
+    """`obj` itself when it speaks __cuda_array_interface__, else a DLPackView of it."""
+    return obj if hasattr(obj, "__cuda_array_interface__") else DLPackView(obj, backend)
 
 
 @dataclass

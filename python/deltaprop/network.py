@@ -28,7 +28,7 @@ from ._locks import GuardedNetwork, ReadWriteLock
 from ._validation import (all_finite, check_finite, check_fits_in_memory, choice, float_array, positive_int,
                           resolve_dtype, to_numpy)
 from .backends import PRECISIONS, check_precision, make_core
-from .device import is_device_array, parse_device
+from .device import as_cuda_array, is_device_array, parse_device
 
 __all__ = ["Network", "Layer", "layer_sizes", "hidden_activation_names"]
 
@@ -179,6 +179,7 @@ class Network:
         A GPU array (``__cuda_array_interface__``) passes through to a GPU network, which reads
         it in place after checking its dtype, shape and device."""
         if is_device_array(X):
+            X = self._as_cuda_array(X, name)
             self._check_device_array(X, name)
             return X
         X = float_array(X, name, self.dtype, allow_int=True)
@@ -193,6 +194,12 @@ class Network:
         check_finite(X, name)
         return X
 
+    def _as_cuda_array(self, X: Any, name: str) -> Any:
+        if not self.on_device:
+            raise TypeError(f"{name}: a GPU array was given to a model on the CPU; move the model with "
+                            f".to('cuda') or copy the array to the host (no silent copies)")
+        return as_cuda_array(X, self._core.core.backend)
+
     def _check_device_array(self, X: Any, name: str) -> None:
         if not self.on_device:
             raise TypeError(f"{name}: a GPU array was given to a model on the CPU; move the model with "
@@ -204,6 +211,7 @@ class Network:
         if is_device_array(y):  # on the GPU: shapes and dtypes are checked when it is bound
             if not self.on_device:
                 raise TypeError(f"{name}: a GPU array was given to a model on the CPU")
+            y = self._as_cuda_array(y, name)
             labels = self.loss == "cross_entropy" and len(y.__cuda_array_interface__["shape"]) == 1
             return (y, None) if labels else (None, y)
         arr = to_numpy(y, name)
