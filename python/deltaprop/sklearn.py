@@ -8,8 +8,11 @@ same meanings) and expose the same fitted attributes; the training runs in the C
 The weights are initialised, the validation split drawn and the rows shuffled with the same
 random draws as scikit-learn's for the same random_state. Differences: Adam puts epsilon as
 torch.optim does, momentum is kept in gradient units (identical steps at a constant learning
-rate), and the network runs in float32 unless ``dtype="float64"`` (an extra parameter), on the CPU
-unless ``device="cuda"`` (another: needs the CUDA backend and a GPU). Needs the ``sklearn`` extra.
+rate). As scikit-learn's, the parameters (coefs_, intercepts_) and the arithmetic take X's dtype
+(float32 stays float32, any other input is float64) unless the extra parameter ``dtype`` names
+one, and coefs_ / intercepts_ assigned by hand are what warm_start / partial_fit continue from.
+The network runs on the CPU unless ``device="cuda"`` (another extra: needs the CUDA backend and a
+GPU). Needs the ``sklearn`` extra.
 
 The estimators train with deltaprop's own epoch driver (training/driver.py): scikit-learn's
 learning_rate options are optimizers.py's Constant / InvScaling / Adaptive schedules, its tol /
@@ -26,6 +29,7 @@ import numpy as np
 
 try:
     import scipy.optimize
+    from scipy.special import xlogy
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.metrics import accuracy_score, r2_score
@@ -276,6 +280,13 @@ class _BaseMLP(BaseEstimator):
             return np.ascontiguousarray(np.argmax(Y, axis=1), dtype=np.int64), None
         return None, np.ascontiguousarray(Y, dtype=self._mlp.dtype)
 
+    def _loss_offset(self, Y: np.ndarray, sample_weight: Optional[np.ndarray]) -> float:
+        """What scikit-learn's loss_ adds to the core's: the poisson deviance's constant term
+        Σ_outputs mean_rows(y log y - y) (the core minimises exp(z) - y z, as torch does)."""
+        if self._mlp.loss != "poisson":
+            return 0.0
+        return float(np.sum(np.average(xlogy(Y, Y) - Y, weights=sample_weight, axis=0)))
+
     def _weights(self, sample_weight: Optional[np.ndarray]) -> Optional[np.ndarray]:
         return None if sample_weight is None else np.ascontiguousarray(sample_weight, dtype=self._mlp.dtype)
 
@@ -300,7 +311,7 @@ class _BaseMLP(BaseEstimator):
                           f"{result.message}. Increase the number of iterations (max_iter) or scale the data.",
                           ConvergenceWarning)
         self.n_iter_ = int(result.nit)
-        self.loss_ = float(result.fun)
+        self.loss_ = float(result.fun) + self._loss_offset(Y, sample_weight)
         net.set_params(result.x, allow_nonfinite=True)
 
     def _fit_stochastic(self, X: np.ndarray, Y: np.ndarray, sample_weight: Optional[np.ndarray],
@@ -336,12 +347,13 @@ class _BaseMLP(BaseEstimator):
             batch = int(np.clip(self.batch_size, 1, n))
         labels, values = self._core_targets(Y)
         scale = self._loss_scale
+        offset = self._loss_offset(Y, sample_weight)
         rule = self._stopping_rule(X_val, Y_val, w_val)
         driver = EpochDriver(
             net, TrainingData(X, labels, values, self._weights(sample_weight)), optimizer=self._optimizer,
             schedule=self._optimizer.schedule, batch_size=batch, l2=self.alpha / scale, l2_per_sample=True,
             order=self._row_order(n) if self.shuffle else None, stop_rules=[rule],
-            callbacks=[lambda history: self._epoch_done(history, scale, n)], on_divergence=None,
+            callbacks=[lambda history: self._epoch_done(history, scale, n, offset)], on_divergence=None,
             samples_seen=self.t_)
         self.n_iter_ = 0   # as scikit-learn: each fit (and partial_fit) counts its own epochs
         driver.run(1 if incremental else self.max_iter)
@@ -409,10 +421,10 @@ class _BaseMLP(BaseEstimator):
             print(f"Setting learning rate to {schedule.lr(self._optimizer.lr, 0, 0) / self._loss_scale:f}")
         return lowered
 
-    def _epoch_done(self, history, scale: int, n: int) -> None:
+    def _epoch_done(self, history, scale: int, n: int, offset: float) -> None:
         self.n_iter_ += 1
         self.t_ += n
-        self.loss_ = scale * history.train_loss[-1]
+        self.loss_ = scale * history.train_loss[-1] + offset
         self.loss_curve_.append(self.loss_)
         if self.verbose:
             print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
@@ -533,8 +545,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
 
 class MLPRegressor(RegressorMixin, _BaseMLP):
-    """Multi-layer perceptron regressor with scikit-learn's `MLPRegressor` interface (squared
-    error, identity output; y may have several columns). `loss` accepts 'squared_error' only."""
+    """Multi-layer perceptron regressor with scikit-learn's `MLPRegressor` interface: loss
+    'squared_error' (identity output) or 'poisson' (output exp(z), y >= 0); y may have several
+    columns."""
 
     def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
                  alpha=0.0001, batch_size="auto", learning_rate="constant", learning_rate_init=0.001,
@@ -552,14 +565,18 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         self.loss = loss
 
     def _check_params(self) -> List[int]:
-        if self.loss != "squared_error":
-            raise ValueError(f"The 'loss' parameter of MLPRegressor must be 'squared_error' (deltaprop has no "
-                             f"poisson loss). Got {self.loss!r} instead.")
+        if not isinstance(self.loss, str) or self.loss not in _REGRESSION_LOSSES:
+            raise ValueError(f"The 'loss' parameter of MLPRegressor must be a str among "
+                             f"{set(_REGRESSION_LOSSES)}. Got {self.loss!r} instead.")
         return super()._check_params()
 
     def _validate_input(self, X, y, incremental: bool, reset: bool):
         X, y = self._validate_xy(X, y, reset, y_numeric=True)
-        return X, np.asarray(y, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64)
+        if self.loss == "poisson" and (y < 0).any():
+            raise ValueError(f"y: MLPRegressor(loss='poisson') expects counts or rates >= 0, got values down to "
+                             f"{y.min()}")
+        return X, y
 
     @available_if(_check_stochastic)
     def partial_fit(self, X, y, sample_weight=None):
