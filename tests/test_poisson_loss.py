@@ -110,3 +110,12 @@ def test_overflow_during_fit_is_reported(rng):
     with pytest.raises(FloatingPointError, match="diverged"):
         net.fit(X, y, epochs=3, batch_size=50, optimizer="sgd", lr=1.0)
     np.testing.assert_array_equal(net.get_params(), before)   # the last finite weights, not NaN
+
+
+def test_saved_and_loaded(tmp_path, rng):
+    net = dp.MLP([3, 4, 2], activation="relu", loss="poisson", dtype="float64", seed=2)
+    net.save(tmp_path / "m.npz")
+    back = dp.load(tmp_path / "m.npz")
+    X = rng.standard_normal((5, 3))
+    assert back.loss == "poisson"
+    np.testing.assert_array_equal(back.predict(X), net.predict(X))

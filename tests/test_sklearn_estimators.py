@@ -153,4 +153,4 @@ def test_bad_parameters_are_named(digits, params, match):
     with pytest.raises(ValueError, match=match):
         MLPClassifier(**params).fit(X, y)
     with pytest.raises(ValueError, match="loss"):
-        MLPRegressor(loss="poisson").fit(X, y)
+        MLPRegressor(loss="huber").fit(X, y)
