@@ -12,7 +12,7 @@ from deltaprop import _core
 
 # The ids stored in model files and checkpoints: changing one breaks every saved file.
 SAVED_ACTIVATIONS = {"identity": 0, "sigmoid": 1, "tanh": 2, "relu": 3, "leaky_relu": 4}
-SAVED_LOSSES = {"cross_entropy": 0, "mse": 1, "binary_cross_entropy": 2}
+SAVED_LOSSES = {"cross_entropy": 0, "mse": 1, "binary_cross_entropy": 2, "poisson": 3}
 SAVED_OPTIMIZERS = {"sgd": 0, "adam": 1}
 
 
@@ -28,7 +28,7 @@ def test_enum_members_are_the_saved_ids(enum_type, saved):
 
 
 @pytest.mark.parametrize("loss, expected", [
-    ("cross_entropy", "softmax"), ("mse", "identity"), ("binary_cross_entropy", "sigmoid"),
+    ("cross_entropy", "softmax"), ("mse", "identity"), ("binary_cross_entropy", "sigmoid"), ("poisson", "exp"),
 ])
 def test_output_activation_of_each_loss(loss, expected):
     assert _core.output_activation(_core.Loss[loss]) == expected
@@ -43,6 +43,7 @@ def test_output_activation_is_what_the_network_outputs():
         "softmax": lambda z: np.exp(z - z.max(1, keepdims=True)) / np.exp(z - z.max(1, keepdims=True)).sum(1, keepdims=True),
         "sigmoid": lambda z: 1.0 / (1.0 + np.exp(-z)),
         "identity": lambda z: z,
+        "exp": np.exp,
     }
     for loss in _core.Loss:
         net = _core.Network_float64([4, 5, 3], [_core.Activation.tanh], loss, 1)
@@ -51,8 +52,8 @@ def test_output_activation_is_what_the_network_outputs():
 
 
 def test_unknown_loss_id_is_a_value_error():
-    with pytest.raises(ValueError, match=r"loss: expected a loss id in \[0, 2\], got 3"):
-        _core.output_activation(3)
+    with pytest.raises(ValueError, match=r"loss: expected a loss id in \[0, 3\], got 4"):
+        _core.output_activation(4)
 
 
 def test_constructor_accepts_enum_members_and_ints_alike():
@@ -65,7 +66,7 @@ def test_constructor_accepts_enum_members_and_ints_alike():
 
 
 @pytest.mark.parametrize("acts, loss, match", [
-    ([5], 0, "activation"), ([-1], 0, "activation"), ([0], 3, "loss"), ([0], -1, "loss"),
+    ([5], 0, "activation"), ([-1], 0, "activation"), ([0], 4, "loss"), ([0], -1, "loss"),
 ])
 def test_constructor_rejects_unknown_ids(acts, loss, match):
     with pytest.raises(ValueError, match=match):

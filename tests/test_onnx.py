@@ -17,7 +17,8 @@ def run_onnx(model, X: np.ndarray) -> np.ndarray:
     return session.run(["output"], {"input": X})[0]
 
 
-@pytest.mark.parametrize("loss, outputs", [("cross_entropy", 4), ("binary_cross_entropy", 3), ("mse", 2)])
+@pytest.mark.parametrize("loss, outputs", [("cross_entropy", 4), ("binary_cross_entropy", 3), ("mse", 2),
+                                           ("poisson", 2)])
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_outputs_match_predict_proba(loss, outputs, activation, dtype, rng):
     net = dp.MLP([5, 16, 7, outputs], activation=activation, loss=loss, dtype=dtype, seed=3)

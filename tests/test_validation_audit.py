@@ -91,7 +91,7 @@ def test_core_kernel_accepts_valid_arguments():
 
 # -------------------------------------------------------------------- networks, called directly
 @pytest.mark.parametrize("args, match", [
-    (([3, 2], [], 3, 0), "loss"),
+    (([3, 2], [], 4, 0), "loss"),   # the first id past the last loss (poisson, 3)
     (([3, 2], [], -1, 0), "loss"),
     (([3, 4, 2], [9], 0, 0), "activation"),
     (([3, 0, 2], [0], 0, 0), "sizes"),

@@ -21,7 +21,7 @@ def test_names_are_the_cores():
 
 def test_output_activation_of_each_loss():
     assert vocabulary.OUTPUT_ACTIVATIONS == {"cross_entropy": "softmax", "mse": "identity",
-                                             "binary_cross_entropy": "sigmoid"}
+                                             "binary_cross_entropy": "sigmoid", "poisson": "exp"}
 
 
 @pytest.mark.parametrize("loss", list(npref.LOSSES))

@@ -180,6 +180,16 @@ void bind_losses(py::module_& m, const std::string& sfx) {
           py::gil_scoped_release nogil;
           return sigmoid_binary_cross_entropy(z, 1, n, t, g);
         });
+  m.def(("poisson_" + sfx).c_str(), [](Array<T> logits, Array<T> target, py::array grad) {
+    if (logits.size() < 1) throw py::value_error("logits: expected a non-empty array");
+    if (logits.size() != target.size()) throw py::value_error("target: size differs from logits");
+    if (logits.size() != grad.size()) throw py::value_error("grad: size differs from logits");
+    T* g = output_data<T>(grad, {}, "grad", false);
+    const T *z = logits.data(), *t = target.data();
+    const idx n = logits.size();
+    py::gil_scoped_release nogil;
+    return poisson_log_link(z, 1, n, t, g);
+  });
 }
 
 // True when every value is finite: x * 0 is 0 for finite x and NaN for NaN or ±inf, so one

@@ -13,13 +13,13 @@ enum class Act : int { Identity = 0, Sigmoid = 1, Tanh = 2, Relu = 3, LeakyRelu 
 
 constexpr double kLeakySlope = 0.01;  // leaky_relu(z) = z for z > 0, 0.01 z otherwise
 
-enum class LossKind : int { CrossEntropy = 0, MeanSquared = 1, BinaryCrossEntropy = 2 };
+enum class LossKind : int { CrossEntropy = 0, MeanSquared = 1, BinaryCrossEntropy = 2, Poisson = 3 };
 
 enum class OptimKind : int { Sgd = 0, Adam = 1 };
 
 // What turns the last layer's logits into the network's output (predict_proba); it follows
 // from the loss, which is computed on the logits.
-enum class OutputTransform : int { Identity = 0, Softmax = 1, Sigmoid = 2 };
+enum class OutputTransform : int { Identity = 0, Softmax = 1, Sigmoid = 2, Exp = 3 };
 
 struct ActivationEntry {
   Act id;
@@ -40,6 +40,8 @@ inline constexpr LossEntry kLosses[] = {
     {LossKind::CrossEntropy, "cross_entropy", OutputTransform::Softmax, "softmax"},
     {LossKind::MeanSquared, "mse", OutputTransform::Identity, "identity"},
     {LossKind::BinaryCrossEntropy, "binary_cross_entropy", OutputTransform::Sigmoid, "sigmoid"},
+    // Poisson regression with the log link: the output is exp(logits), the rate.
+    {LossKind::Poisson, "poisson", OutputTransform::Exp, "exp"},
 };
 
 struct OptimizerEntry {

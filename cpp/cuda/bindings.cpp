@@ -101,7 +101,8 @@ void bind_network(py::module_& m, const char* name) {
   using Net = Network<T>;
   py::class_<Net>(m, name)
       .def(py::init([](int device, std::vector<idx> sizes, std::vector<int> acts, int loss, Array<T> params) {
-             if (loss < 0 || loss > 2) throw py::value_error("loss: unknown loss id " + std::to_string(loss));
+             if (loss < 0 || loss > int(LossId::Poisson))
+               throw py::value_error("loss: unknown loss id " + std::to_string(loss));
              std::vector<Act> a;
              for (int v : acts) {
                if (v < 0 || v > 4) throw py::value_error("activation: unknown activation id " + std::to_string(v));

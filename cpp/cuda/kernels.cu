@@ -85,6 +85,11 @@ __global__ void sigmoid_kernel(T* Z, idx count) {
 }
 
 template <class T>
+__global__ void exp_kernel(T* Z, idx count) {
+  GRID_STRIDE(k, count) { Z[k] = exp(Z[k]); }
+}
+
+template <class T>
 __global__ void gather_kernel(const StepState* st, const std::int64_t* order, idx rows, const T* X, idx in_w,
                               T* xb, const std::int64_t* labels, std::int64_t* lb, const T* values, idx out_w,
                               T* vb, const T* weights, T* wb) {
@@ -175,6 +180,10 @@ __global__ void loss_rows_kernel(LossId loss, const T* logits, idx rows, idx c, 
           const T d = z[j] - t[j];
           total += double(d) * double(d) * 0.5;
           if (g) g[j] = d * per;
+        } else if (loss == LossId::Poisson) {  // log link: exp(z) - t z, as the CPU core
+          const double rate = exp(zj);
+          total += rate - (tj != 0.0 ? tj * zj : 0.0);
+          if (g) g[j] = T(rate - tj) * per;
         } else {
           total += (zj > 0 ? zj : 0.0) - zj * tj + log1p(exp(-fabs(zj)));
           if (g) g[j] = (sigmoid_of(z[j]) - t[j]) * per;
@@ -289,6 +298,8 @@ void output_transform(cudaStream_t s, T* logits, idx rows, idx width, LossId los
   if (loss == LossId::CrossEntropy) softmax_rows_kernel<<<blocks_for(rows), kThreads, 0, s>>>(logits, rows, width);
   else if (loss == LossId::BinaryCrossEntropy)
     sigmoid_kernel<<<blocks_for(rows * width), kThreads, 0, s>>>(logits, rows * width);
+  else if (loss == LossId::Poisson)
+    exp_kernel<<<blocks_for(rows * width), kThreads, 0, s>>>(logits, rows * width);
   check_launch("output_transform");
 }
 

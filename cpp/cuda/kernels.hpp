@@ -12,8 +12,8 @@ namespace dp::cuda {
 
 using idx = std::int64_t;
 
-// Loss ids as the core numbers them (cross_entropy, mse, binary_cross_entropy).
-enum class LossId : int { CrossEntropy = 0, MeanSquared = 1, BinaryCrossEntropy = 2 };
+// Loss ids as the core numbers them (cross_entropy, mse, binary_cross_entropy, poisson).
+enum class LossId : int { CrossEntropy = 0, MeanSquared = 1, BinaryCrossEntropy = 2, Poisson = 3 };
 
 // Optimizer update of one step, chosen when the step is planned (part of a graph's key).
 struct UpdateKind {

@@ -68,6 +68,21 @@ double sigmoid_binary_cross_entropy(const T* logits, idx n, idx c, const T* targ
 }
 
 template <class T>
+double poisson_log_link(const T* logits, idx n, idx c, const T* target, T* grad) {
+  const idx count = n * c;
+  const T inv = T(1) / T(count);
+  double total = 0.0;
+  for (idx k = 0; k < count; ++k) {
+    const double z = logits[k], t = target[k];
+    const double rate = std::exp(z);  // inf past the type's range: the loss says so
+    // t z is left out where t == 0 (an infinite z with a zero count adds nothing but the rate)
+    total += rate - (t != 0.0 ? t * z : 0.0);
+    if (grad) grad[k] = T(rate - t) * inv;
+  }
+  return total / double(count);
+}
+
+template <class T>
 void softmax_rows(const T* in, idx n, idx c, T* out) {
   for (idx i = 0; i < n; ++i) {
     const T* z = in + i * c;
@@ -86,12 +101,19 @@ void sigmoid(const T* in, idx count, T* out) {
   for (idx k = 0; k < count; ++k) out[k] = activate(Act::Sigmoid, in[k]);
 }
 
+template <class T>
+void exp_values(const T* in, idx count, T* out) {
+  for (idx k = 0; k < count; ++k) out[k] = std::exp(in[k]);
+}
+
 #define DP_INSTANTIATE_LOSSES(T)                                                          \
   template double softmax_cross_entropy<T>(const T*, idx, idx, Target<T>, T*);            \
   template double mean_squared_error<T>(const T*, idx, idx, const T*, T*);                \
   template double sigmoid_binary_cross_entropy<T>(const T*, idx, idx, const T*, T*);      \
   template void softmax_rows<T>(const T*, idx, idx, T*);                                  \
-  template void sigmoid<T>(const T*, idx, T*);
+  template void sigmoid<T>(const T*, idx, T*);                                            \
+  template double poisson_log_link<T>(const T*, idx, idx, const T*, T*);                  \
+  template void exp_values<T>(const T*, idx, T*);
 DP_INSTANTIATE_LOSSES(float)
 DP_INSTANTIATE_LOSSES(double)
 

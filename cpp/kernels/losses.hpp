@@ -27,10 +27,19 @@ double mean_squared_error(const T* pred, idx n, idx c, const T* target, T* grad)
 template <class T>
 double sigmoid_binary_cross_entropy(const T* logits, idx n, idx c, const T* target, T* grad);
 
+// Poisson negative log-likelihood on log-rates z (as PyTorch's PoissonNLLLoss(log_input=True),
+// scikit-learn's half Poisson deviance without its constant), mean over all elements:
+// loss = exp(z) - t z;  grad = (exp(z) - t) / (n*c). A rate that overflows gives an infinite
+// loss and gradient (never NaN), which the training loops report as divergence.
+template <class T>
+double poisson_log_link(const T* logits, idx n, idx c, const T* target, T* grad);
+
 // Output transforms used by predict_proba: row softmax, element-wise sigmoid (out may alias in).
 template <class T>
 void softmax_rows(const T* in, idx n, idx c, T* out);
 template <class T>
 void sigmoid(const T* in, idx count, T* out);
+template <class T>
+void exp_values(const T* in, idx count, T* out);
 
 }  // namespace dp

@@ -45,6 +45,7 @@ void Model<T>::output_transform(T* logits, idx n) const {
   switch (output_transform_of(loss_)) {
     case OutputTransform::Softmax: return softmax_rows(logits, n, output_width(), logits);
     case OutputTransform::Sigmoid: return sigmoid(logits, n * output_width(), logits);
+    case OutputTransform::Exp: return exp_values(logits, n * output_width(), logits);
     case OutputTransform::Identity: return;
   }
 }
@@ -89,6 +90,7 @@ double Model<T>::loss_of(const T* logits, Target<T> y, idx n, T* grad) const {
   switch (loss_) {
     case LossKind::CrossEntropy: return softmax_cross_entropy(logits, n, c, y, grad);
     case LossKind::MeanSquared: return mean_squared_error(logits, n, c, y.values, grad);
+    case LossKind::Poisson: return poisson_log_link(logits, n, c, y.values, grad);
     default: return sigmoid_binary_cross_entropy(logits, n, c, y.values, grad);
   }
 }

@@ -16,6 +16,7 @@ from ._validation import check_ndim, finite_float, float_array, same_float_dtype
 __all__ = [
     "ACTIVATIONS", "gemm", "gemv", "dense_forward", "dense_backward", "activation_forward",
     "activation_backward", "softmax_cross_entropy", "mse", "sigmoid_binary_cross_entropy",
+    "poisson",
 ]
 
 #: Activation names and their ids in the core (read from the core's vocabulary).
@@ -214,3 +215,12 @@ def sigmoid_binary_cross_entropy(logits, target) -> Tuple[float, np.ndarray]:
     logits, target = _pair(logits, target, "logits", "target")
     grad = np.empty_like(logits)
     return _core_fn("sigmoid_binary_cross_entropy", logits.dtype)(logits, target, grad), grad
+
+
+def poisson(logits, target) -> Tuple[float, np.ndarray]:
+    """Poisson negative log-likelihood of the rates exp(logits), mean over all elements of
+    exp(z) - t·z (as PyTorch's PoissonNLLLoss(log_input=True)), and its gradient
+    (exp(z) - t) / z.size. An overflowing rate gives an infinite loss and gradient."""
+    logits, target = _pair(logits, target, "logits", "target")
+    grad = np.empty_like(logits)
+    return _core_fn("poisson", logits.dtype)(logits, target, grad), grad

@@ -38,7 +38,8 @@ class MLP:
     activation : hidden-layer activation, one of identity, sigmoid, tanh, relu, leaky_relu, or a
         list with one name per hidden layer.
     loss : ``cross_entropy`` (labels: integer class indices 0..C-1, or probability rows),
-        ``mse`` (0.5 · mean squared error) or ``binary_cross_entropy`` (targets 0/1, on logits).
+        ``mse`` (0.5 · mean squared error), ``binary_cross_entropy`` (targets 0/1, on logits) or
+        ``poisson`` (counts >= 0; the output is the rate exp(logits), the loss exp(z) - y·z).
     dtype : ``float32`` (default) or ``float64``.
     seed : weight initialisation seed (He for the ReLU family, Glorot for the others); the same
         seed gives the same initial weights on every device.
@@ -139,12 +140,12 @@ class MLP:
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities (softmax rows for cross_entropy, sigmoid per output for
-        binary_cross_entropy); for mse, the predicted values. Shape (n, sizes[-1])."""
+        binary_cross_entropy); for mse and poisson, the predicted values. Shape (n, sizes[-1])."""
         return self.network.output(self.network.check_inputs(X))
 
     def predict(self, X: Any) -> np.ndarray:
         """cross_entropy: int64 labels (n,); binary_cross_entropy: int64 0/1 (n, out);
-        mse: predicted values (n, out)."""
+        mse and poisson: predicted values (rates for poisson), (n, out)."""
         if self.loss == "cross_entropy":
             return np.argmax(np.asarray(self.forward(X)), axis=1).astype(np.int64)
         if self.loss == "binary_cross_entropy":

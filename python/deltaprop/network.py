@@ -97,7 +97,7 @@ class Network:
     """A core network with its architecture, behind a readers/writer lock.
 
     sizes: widths of every layer, input first. hidden_activations: one name per hidden layer.
-    loss: cross_entropy | mse | binary_cross_entropy (it fixes the output activation). dtype:
+    loss: cross_entropy | mse | binary_cross_entropy | poisson (it fixes the output activation). dtype:
     float32 or float64. seed: weight initialisation. device: "cpu", "cuda" or "cuda:N".
     precision: "fp32", or "tf32" (float32 products on a GPU's tensor cores). training_state is
     not kept here: training owns it (training/state.py).
@@ -235,7 +235,9 @@ class Network:
         if values.shape != (n, out):
             raise ValueError(f"{name}: expected shape ({n}, {out}), got {arr.shape}")
         check_finite(values, name)
-        if self.loss != "mse" and ((values < 0).any() or (values > 1).any()):
+        if self.loss == "poisson" and (values < 0).any():
+            raise ValueError(f"{name}: expected counts or rates >= 0 for poisson, got values down to {values.min()}")
+        if self.loss not in ("mse", "poisson") and ((values < 0).any() or (values > 1).any()):
             raise ValueError(f"{name}: expected targets in [0, 1] for {self.loss}, got values in "
                              f"[{values.min()}, {values.max()}]")
         return None, values

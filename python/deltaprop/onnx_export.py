@@ -4,7 +4,7 @@ Each layer becomes Gemm(a, W, b) with transB=1, W used as stored (fan_out, fan_i
 its activation: Relu, Sigmoid, Tanh, LeakyRelu(alpha=0.01), nothing for identity (in float64,
 leaky ReLU is written Max(z, 0.01·z): onnxruntime has no double LeakyRelu). The output is what
 `predict_proba` returns: Softmax(axis=1) for cross_entropy, Sigmoid for binary_cross_entropy,
-the raw values for mse. Input "input" (batch, sizes[0]) and output "output" (batch, sizes[-1]),
+Exp for poisson, the raw values for mse. Input "input" (batch, sizes[0]) and output "output" (batch, sizes[-1]),
 both of the network's dtype, the batch dimension symbolic.
 
 Works on a `Network` (`MLP.to_onnx` calls it with its own); the output layer's activation comes
@@ -28,7 +28,7 @@ OPSET = 13
 # The ONNX operator of each activation the core has (hidden layers and output layer alike).
 _ACTIVATION_NODES = {"relu": ("Relu", {}), "sigmoid": ("Sigmoid", {}), "tanh": ("Tanh", {}),
                      "leaky_relu": ("LeakyRelu", {"alpha": 0.01}), "softmax": ("Softmax", {"axis": 1}),
-                     "identity": None}
+                     "exp": ("Exp", {}), "identity": None}
 
 
 def _require_onnx() -> Any:

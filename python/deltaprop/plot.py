@@ -137,7 +137,7 @@ def decision_boundary(net: "MLP", X: Any, y: Any, ax: Optional["Axes"] = None, r
 
     resolution: grid points per side (the network is evaluated resolution² times).
     """
-    if net.loss == "mse":
+    if net.loss in ("mse", "poisson"):
         raise ValueError("net: decision boundaries need a classifier (cross_entropy or binary_cross_entropy loss)")
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2 or X.shape[1] != 2 or net.sizes[0] != 2:
@@ -222,12 +222,13 @@ def _output_boundary(net: "MLP", ax: "Axes", points: np.ndarray) -> None:
 def demo_figure(net: "MLP", history: History, X: Any, y: Any, title: Optional[str] = None) -> "Figure":
     """One figure: learning curves, the decision boundary (2-input classifiers only) and the
     last hidden layer's representation of X (n, sizes[0]) coloured by y (n,)."""
-    panels = 1 + (1 if history.val_accuracy else 0) + (1 if net.sizes[0] == 2 and net.loss != "mse" else 0) \
+    boundary = net.sizes[0] == 2 and net.loss not in ("mse", "poisson")   # a classifier on the plane
+    panels = 1 + (1 if history.val_accuracy else 0) + (1 if boundary else 0) \
         + (1 if len(net.sizes) > 2 else 0)
     fig = _new_figure(4.2 * panels, 4.0)
     axes = list(fig.subplots(1, panels, squeeze=False)[0])
     used = len(learning_curves(history, axes[:2] if history.val_accuracy else axes[:1]))
-    if net.sizes[0] == 2 and net.loss != "mse":
+    if boundary:
         decision_boundary(net, X, y, ax=axes[used])
         used += 1
     if len(net.sizes) > 2:

@@ -8,8 +8,11 @@ same meanings) and expose the same fitted attributes; the training runs in the C
 The weights are initialised, the validation split drawn and the rows shuffled with the same
 random draws as scikit-learn's for the same random_state. Differences: Adam puts epsilon as
 torch.optim does, momentum is kept in gradient units (identical steps at a constant learning
-rate), and the network runs in float32 unless ``dtype="float64"`` (an extra parameter), on the CPU
-unless ``device="cuda"`` (another: needs the CUDA backend and a GPU). Needs the ``sklearn`` extra.
+rate). As scikit-learn's, the parameters (coefs_, intercepts_) and the arithmetic take X's dtype
+(float32 stays float32, any other input is float64) unless the extra parameter ``dtype`` names
+one, and coefs_ / intercepts_ assigned by hand are what warm_start / partial_fit continue from.
+The network runs on the CPU unless ``device="cuda"`` (another extra: needs the CUDA backend and a
+GPU). Needs the ``sklearn`` extra.
 
 The estimators train with deltaprop's own epoch driver (training/driver.py): scikit-learn's
 learning_rate options are optimizers.py's Constant / InvScaling / Adaptive schedules, its tol /
@@ -26,6 +29,7 @@ import numpy as np
 
 try:
     import scipy.optimize
+    from scipy.special import xlogy
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.metrics import accuracy_score, r2_score
@@ -52,6 +56,8 @@ _SKLEARN_NAMES = {core: name for name, core in _ACTIVATIONS.items()}
 _SOLVERS = ("lbfgs", "sgd", "adam")
 _SCHEDULES = ("constant", "invscaling", "adaptive")
 _STOCHASTIC = ("sgd", "adam")
+# MLPRegressor's loss names -> the core's.
+_REGRESSION_LOSSES = {"squared_error": "mse", "poisson": "poisson"}
 
 
 def _check_stochastic(est: "_BaseMLP") -> bool:
@@ -68,7 +74,7 @@ class _BaseMLP(BaseEstimator):
                  max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
                  momentum=0.9, nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 dtype="float32", device="cpu"):
+                 dtype=None, device="cpu"):
         self.device = device
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -120,12 +126,14 @@ class _BaseMLP(BaseEstimator):
             (_number(self.beta_1) and 0 <= self.beta_1 < 1, "beta_1", "a float in [0, 1)", self.beta_1),
             (_number(self.beta_2) and 0 <= self.beta_2 < 1, "beta_2", "a float in [0, 1)", self.beta_2),
             (_number(self.epsilon) and self.epsilon > 0, "epsilon", "a float > 0", self.epsilon),
-            (isinstance(self.n_iter_no_change, (int, np.integer)) and self.n_iter_no_change >= 1,
-             "n_iter_no_change", "an int >= 1", self.n_iter_no_change),
+            ((isinstance(self.n_iter_no_change, (int, np.integer)) and self.n_iter_no_change >= 1)
+             or (_number(self.n_iter_no_change, finite=False) and self.n_iter_no_change == np.inf),
+             "n_iter_no_change", "an int >= 1 or np.inf", self.n_iter_no_change),
             (isinstance(self.max_fun, (int, np.integer)) and self.max_fun >= 1, "max_fun", "an int >= 1",
              self.max_fun),
-            (str(np.dtype(self.dtype)) in ("float32", "float64") if isinstance(self.dtype, (str, type, np.dtype))
-             else False, "dtype", "'float32' or 'float64'", self.dtype),
+            (self.dtype is None or (str(np.dtype(self.dtype)) in ("float32", "float64")
+                                    if isinstance(self.dtype, (str, type, np.dtype)) else False),
+             "dtype", "None (X's dtype), 'float32' or 'float64'", self.dtype),
         ]
         for ok, name, expected, got in checks:
             if not ok:
@@ -139,7 +147,8 @@ class _BaseMLP(BaseEstimator):
 
     def _fit(self, X, y, sample_weight, incremental: bool):
         hidden = self._check_params()
-        first_pass = not hasattr(self, "_mlp") or (not self.warm_start and not incremental)
+        # as scikit-learn: coefs_ (fitted, or assigned by hand) are continued by warm_start / partial_fit
+        first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, Y = self._validate_input(X, y, incremental, reset=first_pass)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X)
@@ -148,10 +157,12 @@ class _BaseMLP(BaseEstimator):
         self.n_outputs_ = Y.shape[1]
         self._random_state = check_random_state(self.random_state)
         if first_pass:
-            self._initialize(Y, [X.shape[1]] + hidden + [self.n_outputs_])
-        elif self._mlp.sizes[1:-1] != hidden or self._mlp.sizes[-1] != self.n_outputs_:
-            raise ValueError("warm_start/partial_fit: the network's shape changed since the last fit "
-                             f"(layers {self._mlp.sizes}); fit anew with warm_start=False")
+            self._initialize([X.shape[1]] + hidden + [self.n_outputs_], X.dtype)
+        else:
+            self._adopt_assigned_weights()
+            if self._mlp.sizes[1:-1] != hidden or self._mlp.sizes[-1] != self.n_outputs_:
+                raise ValueError("warm_start/partial_fit: the network's shape changed since the last fit "
+                                 f"(layers {self._mlp.sizes}); fit anew with warm_start=False")
         X = np.ascontiguousarray(X, dtype=self._mlp.dtype)
         # The estimator's attributes (coefs_, intercepts_) are views of host memory: the network
         # lives on the CPU between calls and visits `device` for the training only.
@@ -169,20 +180,23 @@ class _BaseMLP(BaseEstimator):
                              "large values and need to be preprocessed.")
         return self
 
-    def _initialize(self, Y: np.ndarray, sizes: List[int]) -> None:
+    def _network_dtype(self, X_dtype: Any) -> str:
+        """scikit-learn's rule: the parameters take X's dtype (float32 stays float32, anything
+        else was validated to float64), unless the `dtype` parameter names one."""
+        return str(np.dtype(self.dtype if self.dtype is not None else X_dtype))
+
+    def _core_loss(self) -> str:
+        if not is_classifier(self):
+            return _REGRESSION_LOSSES[self.loss]
+        binarizer = getattr(self, "_label_binarizer", None)
+        if binarizer is not None:
+            return "cross_entropy" if binarizer.y_type_ == "multiclass" else "binary_cross_entropy"
+        return "cross_entropy" if getattr(self, "out_activation_", None) == "softmax" else "binary_cross_entropy"
+
+    def _initialize(self, sizes: List[int], X_dtype: Any) -> None:
         self.n_iter_ = 0
         self.t_ = 0
-        self.n_layers_ = len(sizes)
-        if not is_classifier(self):
-            loss = "mse"
-        elif self._label_binarizer.y_type_ == "multiclass":
-            loss = "cross_entropy"
-        else:
-            loss = "binary_cross_entropy"
-        out = vocabulary.output_activation(loss)
-        self.out_activation_ = _SKLEARN_NAMES.get(out, out)
-        self._mlp = MLP(sizes, _ACTIVATIONS[self.activation], loss, str(np.dtype(self.dtype)))
-        self._bind_attributes()
+        self._new_network(sizes, self._network_dtype(X_dtype))
         # scikit-learn's initialisation, drawn in its order: U(-bound, bound) for coefs and
         # intercepts, bound = sqrt(6 / (fan_in + fan_out)) (2 instead of 6 for logistic).
         factor = 2.0 if self.activation == "logistic" else 6.0
@@ -203,10 +217,58 @@ class _BaseMLP(BaseEstimator):
                 self.validation_scores_ = None
                 self.best_validation_score_ = None
 
+    def _new_network(self, sizes: List[int], dtype: str) -> None:
+        loss = self._core_loss()
+        out = vocabulary.output_activation(loss)
+        self.n_layers_ = len(sizes)
+        self.out_activation_ = _SKLEARN_NAMES.get(out, out)
+        self._mlp = MLP(sizes, _ACTIVATIONS[self.activation], loss, dtype)
+        self._bind_attributes()
+
     def _bind_attributes(self) -> None:
         """coefs_ (fan_in, fan_out) and intercepts_ as views of the core's parameters."""
         self.coefs_ = [layer.W.T for layer in self._mlp.layers]
         self.intercepts_ = [layer.b for layer in self._mlp.layers]
+        self._views = (list(self.coefs_), list(self.intercepts_))
+
+    def _assigned_by_hand(self) -> bool:
+        """True when coefs_ / intercepts_ (or an entry of them) are no longer the network's views."""
+        views = self.__dict__.get("_views")
+        if "_mlp" not in self.__dict__ or views is None:
+            return True
+        current = (list(self.coefs_), list(self.intercepts_))
+        return any(len(a) != len(b) or any(x is not v for x, v in zip(a, b)) for a, b in zip(current, views))
+
+    def _adopt_assigned_weights(self) -> None:
+        """Weights assigned to coefs_ / intercepts_ by hand become the network's parameters (a new
+        network, in their dtype, when there is none of their shape), as scikit-learn trains the
+        arrays it finds there."""
+        if not self._assigned_by_hand():
+            return
+        coefs = [np.asarray(c) for c in self.coefs_]
+        intercepts = [np.asarray(b).reshape(-1) for b in self.intercepts_]
+        if not coefs or len(coefs) != len(intercepts) or any(c.ndim != 2 for c in coefs):
+            raise ValueError("coefs_ / intercepts_: expected one 2-D array (fan_in, fan_out) and one 1-D array "
+                             f"(fan_out,) per layer, got {len(coefs)} coefs_ and {len(intercepts)} intercepts_")
+        sizes = [int(coefs[0].shape[0])] + [int(c.shape[1]) for c in coefs]
+        for i, (c, b) in enumerate(zip(coefs, intercepts)):
+            if c.shape != (sizes[i], sizes[i + 1]) or b.shape != (sizes[i + 1],):
+                raise ValueError(f"coefs_[{i}] / intercepts_[{i}]: expected shapes ({sizes[i]}, {sizes[i + 1]}) and "
+                                 f"({sizes[i + 1]},), got {c.shape} and {b.shape}")
+        if "_mlp" not in self.__dict__ or self._mlp.sizes != sizes:
+            kind = np.result_type(*coefs, *intercepts)
+            dtype = self.dtype if self.dtype is not None else (kind if kind == np.float32 else np.float64)
+            self._new_network(sizes, str(np.dtype(dtype)))
+            for name, value in (("n_iter_", 0), ("t_", 0), ("_best_params", None), ("_no_improvement_count", 0),
+                                ("loss_curve_", []), ("best_loss_", None if self.early_stopping else np.inf),
+                                ("validation_scores_", [] if self.early_stopping else None),
+                                ("best_validation_score_", -np.inf if self.early_stopping else None)):
+                if not hasattr(self, name):
+                    setattr(self, name, value)
+        for layer, c, b in zip(self._mlp.layers, coefs, intercepts):
+            layer.W[...] = c.T
+            layer.b[...] = b
+        self._bind_attributes()
 
     @property
     def _loss_scale(self) -> int:
@@ -217,6 +279,13 @@ class _BaseMLP(BaseEstimator):
         if self._mlp.loss == "cross_entropy":
             return np.ascontiguousarray(np.argmax(Y, axis=1), dtype=np.int64), None
         return None, np.ascontiguousarray(Y, dtype=self._mlp.dtype)
+
+    def _loss_offset(self, Y: np.ndarray, sample_weight: Optional[np.ndarray]) -> float:
+        """What scikit-learn's loss_ adds to the core's: the poisson deviance's constant term
+        Σ_outputs mean_rows(y log y - y) (the core minimises exp(z) - y z, as torch does)."""
+        if self._mlp.loss != "poisson":
+            return 0.0
+        return float(np.sum(np.average(xlogy(Y, Y) - Y, weights=sample_weight, axis=0)))
 
     def _weights(self, sample_weight: Optional[np.ndarray]) -> Optional[np.ndarray]:
         return None if sample_weight is None else np.ascontiguousarray(sample_weight, dtype=self._mlp.dtype)
@@ -242,7 +311,7 @@ class _BaseMLP(BaseEstimator):
                           f"{result.message}. Increase the number of iterations (max_iter) or scale the data.",
                           ConvergenceWarning)
         self.n_iter_ = int(result.nit)
-        self.loss_ = float(result.fun)
+        self.loss_ = float(result.fun) + self._loss_offset(Y, sample_weight)
         net.set_params(result.x, allow_nonfinite=True)
 
     def _fit_stochastic(self, X: np.ndarray, Y: np.ndarray, sample_weight: Optional[np.ndarray],
@@ -255,7 +324,8 @@ class _BaseMLP(BaseEstimator):
             raise ValueError("partial_fit does not support early_stopping=True")
         X_val = Y_val = w_val = None
         if self.early_stopping:
-            stratify = Y if is_classifier(self) and self.n_outputs_ == 1 else None
+            # scikit-learn stratifies on its boolean indicator column (its messages name 'True')
+            stratify = Y.astype(bool) if is_classifier(self) and self.n_outputs_ == 1 else None
             parts = [X, Y] + ([] if sample_weight is None else [sample_weight])
             split = train_test_split(*parts, random_state=self._random_state, test_size=self.validation_fraction,
                                      stratify=stratify)
@@ -277,15 +347,16 @@ class _BaseMLP(BaseEstimator):
             batch = int(np.clip(self.batch_size, 1, n))
         labels, values = self._core_targets(Y)
         scale = self._loss_scale
+        offset = self._loss_offset(Y, sample_weight)
         rule = self._stopping_rule(X_val, Y_val, w_val)
         driver = EpochDriver(
             net, TrainingData(X, labels, values, self._weights(sample_weight)), optimizer=self._optimizer,
             schedule=self._optimizer.schedule, batch_size=batch, l2=self.alpha / scale, l2_per_sample=True,
             order=self._row_order(n) if self.shuffle else None, stop_rules=[rule],
-            callbacks=[lambda history: self._epoch_done(history, scale, n)], on_divergence=None,
-            epoch=self.n_iter_, samples_seen=self.t_)
-        first = self.n_iter_
-        driver.run(self.n_iter_ + (1 if incremental else self.max_iter))
+            callbacks=[lambda history: self._epoch_done(history, scale, n, offset)], on_divergence=None,
+            samples_seen=self.t_)
+        self.n_iter_ = 0   # as scikit-learn: each fit (and partial_fit) counts its own epochs
+        driver.run(1 if incremental else self.max_iter)
         self._no_improvement_count = rule.count
         if self.early_stopping:
             self.best_validation_score_, self._best_params = rule.best, rule.best_params
@@ -295,9 +366,8 @@ class _BaseMLP(BaseEstimator):
             what = "Validation score" if self.early_stopping else "Training loss"
             print(f"{what} did not improve more than tol={self.tol} for {self.n_iter_no_change} "
                   "consecutive epochs. Stopping.")
-        # as scikit-learn: warn once the epoch numbered max_iter ends a fit that did not stop there
-        stopped_there = rule.stopped and self.n_iter_ == self.max_iter
-        if not incremental and first < self.max_iter <= self.n_iter_ and not stopped_there:
+        # as scikit-learn: a fit that ran all max_iter epochs without meeting its stop rule warns
+        if not incremental and self.n_iter_ == self.max_iter and not rule.stopped:
             warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
                           "optimization hasn't converged yet.", ConvergenceWarning)
 
@@ -351,22 +421,24 @@ class _BaseMLP(BaseEstimator):
             print(f"Setting learning rate to {schedule.lr(self._optimizer.lr, 0, 0) / self._loss_scale:f}")
         return lowered
 
-    def _epoch_done(self, history, scale: int, n: int) -> None:
+    def _epoch_done(self, history, scale: int, n: int, offset: float) -> None:
         self.n_iter_ += 1
         self.t_ += n
-        self.loss_ = scale * history.train_loss[-1]
+        self.loss_ = scale * history.train_loss[-1] + offset
         self.loss_curve_.append(self.loss_)
         if self.verbose:
             print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
 
     # ------------------------------------------------------------------ prediction
     def _forward(self, X, check_input: bool = True) -> np.ndarray:
-        """The network's output (after softmax / sigmoid / identity) as float64, (n, n_outputs_)."""
-        check_is_fitted(self, "_mlp")
+        """The network's output (after softmax / sigmoid / identity / exp) in the parameters' dtype,
+        (n, n_outputs_), as scikit-learn's."""
+        check_is_fitted(self, "coefs_")
+        self._adopt_assigned_weights()
         if check_input:
             X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False, dtype=(np.float64, np.float32))
         X = _dense(X)
-        return self._mlp.network.output(np.ascontiguousarray(X, dtype=self._mlp.dtype)).astype(np.float64)
+        return self._mlp.network.output(np.ascontiguousarray(X, dtype=self._mlp.dtype))
 
     def _score(self, X, y, sample_weight=None) -> float:
         y_pred = self._predict(X, check_input=False)
@@ -386,13 +458,15 @@ class _BaseMLP(BaseEstimator):
     def __getstate__(self) -> dict:
         state = super().__getstate__()
         state = dict(state)
-        state.pop("coefs_", None)       # views of _mlp's memory: rebound on load
-        state.pop("intercepts_", None)
+        if "_mlp" in state and not self._assigned_by_hand():
+            state.pop("coefs_", None)       # views of _mlp's memory: rebound on load
+            state.pop("intercepts_", None)
+        state.pop("_views", None)
         return state
 
     def __setstate__(self, state: dict) -> None:
         super().__setstate__(state)
-        if "_mlp" in self.__dict__:
+        if "_mlp" in self.__dict__ and "coefs_" not in self.__dict__:
             self._bind_attributes()
 
     def __sklearn_tags__(self):
@@ -425,7 +499,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     @available_if(_check_stochastic)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over (X, y); `classes` is required on the first call."""
-        if not hasattr(self, "classes_") or not hasattr(self, "_mlp"):
+        if not hasattr(self, "classes_"):
             if classes is None:
                 raise ValueError("classes must be passed on the first call to partial_fit.")
             self._label_binarizer = LabelBinarizer()
@@ -434,12 +508,6 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             else:
                 self._label_binarizer.fit(classes)
             self.classes_ = self._label_binarizer.classes_
-            hidden = self._check_params()
-            X_checked, Y = self._validate_xy(X, y, reset=True, y_numeric=False)
-            Y = self._label_binarizer.transform(Y)
-            self._random_state = check_random_state(self.random_state)
-            self.n_outputs_ = Y.shape[1] if Y.ndim == 2 else 1
-            self._initialize(Y, [X_checked.shape[1]] + hidden + [self.n_outputs_])
         elif classes is not None and not np.array_equal(np.sort(np.asarray(classes)), np.sort(self.classes_)):
             raise ValueError(f"`classes={list(classes)}` is not the same as on the last call to partial_fit, "
                              f"was: {self.classes_}")
@@ -477,15 +545,16 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
 
 class MLPRegressor(RegressorMixin, _BaseMLP):
-    """Multi-layer perceptron regressor with scikit-learn's `MLPRegressor` interface (squared
-    error, identity output; y may have several columns). `loss` accepts 'squared_error' only."""
+    """Multi-layer perceptron regressor with scikit-learn's `MLPRegressor` interface: loss
+    'squared_error' (identity output) or 'poisson' (output exp(z), y >= 0); y may have several
+    columns."""
 
     def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
                  alpha=0.0001, batch_size="auto", learning_rate="constant", learning_rate_init=0.001,
                  power_t=0.5, max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False,
                  warm_start=False, momentum=0.9, nesterovs_momentum=True, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10,
-                 max_fun=15000, dtype="float32", device="cpu"):
+                 max_fun=15000, dtype=None, device="cpu"):
         super().__init__(hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
                          learning_rate=learning_rate, learning_rate_init=learning_rate_init, power_t=power_t,
                          max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol, verbose=verbose,
@@ -496,14 +565,18 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         self.loss = loss
 
     def _check_params(self) -> List[int]:
-        if self.loss != "squared_error":
-            raise ValueError(f"The 'loss' parameter of MLPRegressor must be 'squared_error' (deltaprop has no "
-                             f"poisson loss). Got {self.loss!r} instead.")
+        if not isinstance(self.loss, str) or self.loss not in _REGRESSION_LOSSES:
+            raise ValueError(f"The 'loss' parameter of MLPRegressor must be a str among "
+                             f"{set(_REGRESSION_LOSSES)}. Got {self.loss!r} instead.")
         return super()._check_params()
 
     def _validate_input(self, X, y, incremental: bool, reset: bool):
         X, y = self._validate_xy(X, y, reset, y_numeric=True)
-        return X, np.asarray(y, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64)
+        if self.loss == "poisson" and (y < 0).any():
+            raise ValueError(f"y: MLPRegressor(loss='poisson') expects counts or rates >= 0, got values down to "
+                             f"{y.min()}")
+        return X, y
 
     @available_if(_check_stochastic)
     def partial_fit(self, X, y, sample_weight=None):
@@ -524,9 +597,9 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return tags
 
 
-def _number(value: Any) -> bool:
+def _number(value: Any, finite: bool = True) -> bool:
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) \
-        and bool(np.isfinite(value))
+        and (not finite or bool(np.isfinite(value)))
 
 
 def _dense(X: Any) -> np.ndarray:

@@ -69,13 +69,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         ours = dps.MLPClassifier if kind == "clf" else dps.MLPRegressor
         contestants = {
             "sklearn": dict(fn=lambda: fit_once(ref, X, y, params), settle=C.SETTLE_BLAS),
-            "dp32": lambda: fit_once(ours, X, y, params),
+            "dp32": lambda: fit_once(ours, X, y, dict(params, dtype="float32")),
             "dp64": lambda: fit_once(ours, X, y, dict(params, dtype="float64")),
         }
         with C.OtherLoad() as load:
             times = C.interleaved(contestants, args.rounds, min_time=0.0)
         scores = {k: fit_once(fn, X, y, p).score(X, y) for k, fn, p in
-                  (("sklearn", ref, params), ("dp32", ours, params))}
+                  (("sklearn", ref, params), ("dp32", ours, dict(params, dtype="float32")))}
         rows.append({"bench": "sklearn_fit", "case": name, "threads": args.threads,
                      "sklearn_s": C.median(times["sklearn"]), "dp32_s": C.median(times["dp32"]),
                      "dp64_s": C.median(times["dp64"]), "speedup32": C.ratio(times["sklearn"], times["dp32"]),

@@ -30,7 +30,9 @@ class NoImprovement:
     def __init__(self, value: Callable[[History], float], tol: float, patience: int, *, maximize: bool = False,
                  on_plateau: Optional[Callable[[], bool]] = None, keep_best: bool = False,
                  best: Optional[float] = None, count: int = 0, best_params: Optional[np.ndarray] = None):
-        self.value, self.tol, self.patience = value, float(tol), int(patience)
+        # patience may be math.inf (never stop: scikit-learn's n_iter_no_change=np.inf)
+        self.value, self.tol = value, float(tol)
+        self.patience = math.inf if patience == math.inf else int(patience)
         self.sign = 1.0 if maximize else -1.0     # compared as a score: larger is better
         self.on_plateau, self.keep_best = on_plateau, keep_best
         self._best = -math.inf if best is None else self.sign * float(best)   # as a score
