@@ -169,7 +169,7 @@ class MLP:
             shuffle: bool = True, seed: Optional[int] = None, verbose: bool = False, **options: Any) -> History:
         """Minibatch training; see `deltaprop.training.fit` (options: validation_split,
         lr_schedule, early_stopping, callbacks, sample_weight, class_weight, warm_start,
-        checkpoint, checkpoint_every, resume, on_divergence)."""
+        checkpoint, checkpoint_every, resume, on_divergence, comm, deterministic)."""
         return fit(self.network, X, y, state=self.training_state, save=self.save, epochs=epochs,
                    batch_size=batch_size, optimizer=optimizer, lr=lr, l2=l2, validation_data=validation_data,
                    shuffle=shuffle, seed=seed, verbose=verbose, **options)
