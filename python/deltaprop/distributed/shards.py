@@ -60,7 +60,8 @@ def _mapped_member(path: str, info: zipfile.ZipInfo) -> np.ndarray:
         start = info.header_offset + 30 + name_len + extra_len
         f.seek(start)
         version = np.lib.format.read_magic(f)
-        shape, fortran, dtype = np.lib.format._read_array_header(f, version)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read_header(f)
         offset = f.tell()
     if dtype.hasobject:
         raise ValueError(f"path: member {info.filename!r} of {path!r} holds Python objects (not read)")

@@ -79,8 +79,9 @@ def fit(net: Network, X: Any, y: Any, *, state: TrainingState, save: Callable[[A
             raise ValueError("deterministic: only for data-parallel training (give comm= as well)")
         return _fit(net, X, y, state=state, save=save, parallel=None, **options)
     from ..distributed import DataParallel, abort_on_error  # mpi4py is imported only here
-    with abort_on_error(comm):
-        return _fit(net, X, y, state=state, save=save, parallel=DataParallel(comm, deterministic), **options)
+    parallel = DataParallel(comm, deterministic)
+    with abort_on_error(parallel.comm):
+        return _fit(net, X, y, state=state, save=save, parallel=parallel, **options)
 
 
 def _fit(net: Network, X: Any, y: Any, *, state: TrainingState, save: Callable[[Any], None], parallel: Any,
