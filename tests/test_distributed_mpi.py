@@ -12,6 +12,7 @@ import sys
 import numpy as np
 import pytest
 
+import deltaprop as dp
 import mpi_job
 
 MPI = pytest.importorskip("mpi4py.MPI", reason="data-parallel tests need mpi4py and an MPI library "
@@ -99,3 +100,21 @@ def test_an_exception_on_one_rank_aborts_the_job(tmp_path):
     result = mpiexec(2, "abort", tmp_path, check=False)  # a hang would be a TimeoutExpired
     assert result.returncode != 0
     assert "rank 1 of 2 failed" in result.stderr and "class indices must lie in" in result.stderr
+
+
+def test_the_command_line_trains_the_same_model_on_any_rank_count(tmp_path):
+    X, y, *_ = mpi_job.data()
+    np.savez(tmp_path / "data.npz", X=X, y=y)
+    env = dict(os.environ, OMP_NUM_THREADS="1", MPIEXEC_TIMEOUT=str(TIMEOUT - 30))
+    models = []
+    for ranks in (1, 2, 3):
+        model = tmp_path / f"model{ranks}.npz"
+        result = subprocess.run([MPIEXEC, "-n", str(ranks), sys.executable, "-m", "deltaprop", "train",
+                                 str(tmp_path / "data.npz"), "--distributed", "--epochs", "2", "--quiet",
+                                 "--optimizer", "adam", "--out", str(model)],
+                                env=env, capture_output=True, text=True, timeout=TIMEOUT)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert f"on {ranks} ranks" in result.stdout and result.stdout.count("saved") == 1
+        models.append(dp.load(model).get_params())
+    np.testing.assert_array_equal(models[1], models[0])
+    np.testing.assert_array_equal(models[2], models[0])
