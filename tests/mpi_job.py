@@ -15,8 +15,8 @@ import numpy as np
 
 import deltaprop as dp
 
-N, FEATURES, CLASSES = 403, 12, 3
-FIT = dict(epochs=3, batch_size=64, optimizer="adam", lr=0.01, l2=1e-3)
+N, FEATURES, CLASSES = 403, 12, 3  # batches of 200, 200 and 3 rows; micro-batches of 64, 64, 64, 8
+FIT = dict(epochs=3, batch_size=200, optimizer="adam", lr=0.01, l2=1e-3)
 
 
 def data():

@@ -6,7 +6,7 @@ each batch's rows sorted by row id. Per batch every rank computes the gradient o
 the ranks add them up, and every rank applies the same update to its replica.
 
 Deterministic mode: the batch is cut into micro-batches of `micro_batch` rows by position,
-each micro-batch's gradient sum is computed whole by one rank (the one holding its first row;
+each micro-batch's gradient sum is computed whole by one rank (the one holding its middle row;
 the few rows of a micro-batch that straddles two blocks are sent to it), and the sums are
 added in the fixed tree of tree.py: each rank sums its whole subtrees, sends parameter
 segment s of each to rank s (Alltoallv), rank s finishes segment s in the tree, and an
@@ -27,7 +27,7 @@ from .tree import combine, cover, subtree_sum
 
 __all__ = ["DataParallelEpoch", "MICRO_BATCH"]
 
-MICRO_BATCH = 32  # rows per micro-batch: fixed, since it decides the summation order
+MICRO_BATCH = 64  # rows per micro-batch: fixed, since it decides the summation order
 
 
 class DataParallelEpoch:
@@ -97,9 +97,13 @@ class DataParallelEpoch:
         m, b, p, rank = self.micro, ids.shape[0], self.size, self.rank
         k = -(-b // m)
         leaf_of = np.arange(b) // m
-        computer = owner[np.arange(k) * m][leaf_of]  # the rank that computes each row's micro-batch
-        # Leaves [first[r], first[r + 1]) belong to rank r (contiguous: owners grow with the row id).
-        first = np.searchsorted(owner[np.arange(k) * m], np.arange(p + 1), side="left")
+        # Micro-batch j is computed by the rank holding its middle row (the most of its rows, so
+        # the work is shared evenly), leaves [first[r], first[r + 1]) by rank r: contiguous, as
+        # owners grow with the row id.
+        starts = np.arange(k) * m
+        leaf_computer = owner[(starts + np.minimum(starts + m, b)) // 2]
+        computer = leaf_computer[leaf_of]  # the rank that computes each row's micro-batch
+        first = np.searchsorted(leaf_computer, np.arange(p + 1), side="left")
         a, e = int(first[rank]), int(first[rank + 1])
         batch = self._gather_rows(ids, owner, computer, min(a * m, b), min(e * m, b))
         stats = np.zeros((k, 2))  # per micro-batch: loss sum, mass; filled by its rank
