@@ -68,7 +68,7 @@ def main(mode, out):
         for deterministic in (True, False):
             tag = "det" if deterministic else "fast"
             keep(f"even_{tag}", *run(comm, shard(N, comm), deterministic))
-            keep(f"uneven_{tag}", *run(comm, uneven(N, rank, size), deterministic))
+            keep(f"uneven_{tag}", *run(comm, uneven(N, rank, size), deterministic, batch_size=11))  # 37 batches
     elif mode in ("save", "resume"):
         checkpoint = os.path.join(out, "checkpoint.npz")
         X, y, w, Xv, yv = data()

@@ -28,6 +28,7 @@ from .tree import combine, cover, subtree_sum
 __all__ = ["DataParallelEpoch", "MICRO_BATCH"]
 
 MICRO_BATCH = 64  # rows per micro-batch: fixed, since it decides the summation order
+EXCHANGE_EVERY = 32  # batches whose straddling rows are exchanged at once
 
 
 class DataParallelEpoch:
@@ -48,14 +49,17 @@ class DataParallelEpoch:
     def __call__(self, network: Network, data: Any, order: Optional[np.ndarray], batch_size: int,
                  config: Any) -> float:
         total = mass = 0.0
-        for r0 in range(0, self.n, batch_size):
-            positions = np.arange(r0, min(r0 + batch_size, self.n), dtype=np.int64)
-            ids = np.sort(positions if order is None else order[positions])
-            owner = np.searchsorted(self.offsets, ids, side="right") - 1
-            step = self._deterministic_step if self.deterministic else self._allreduce_step
-            batch_loss, batch_mass = step(network, ids, owner, config)
-            total += batch_loss * batch_mass
-            mass += batch_mass
+        starts = list(range(0, self.n, batch_size))
+        for g in range(0, len(starts), EXCHANGE_EVERY):
+            plans = [_Plan(self, order, r0, min(r0 + batch_size, self.n)) for r0 in starts[g:g + EXCHANGE_EVERY]]
+            if self.deterministic:
+                received = self._exchange_rows(plans)
+                results = [self._deterministic_step(network, plan, rows, config) for plan, rows in zip(plans, received)]
+            else:
+                results = [self._allreduce_step(network, plan, config) for plan in plans]
+            for batch_loss, batch_mass in results:
+                total += batch_loss * batch_mass
+                mass += batch_mass
         return total / mass if mass > 0 else 0.0
 
     # ------------------------------------------------------------------ the update
@@ -81,9 +85,9 @@ class DataParallelEpoch:
         return grad, loss * mass, mass
 
     # ------------------------------------------------------------------ fast mode
-    def _allreduce_step(self, network: Network, ids: np.ndarray, owner: np.ndarray, config: Any) -> Tuple[float, float]:
+    def _allreduce_step(self, network: Network, plan: "_Plan", config: Any) -> Tuple[float, float]:
         from mpi4py import MPI
-        mine = ids[owner == self.rank] - self.offsets[self.rank]
+        mine = plan.ids[plan.owner == self.rank] - self.offsets[self.rank]
         grad, loss_mass, mass = self._gradient_sum(network, self._rows(mine))
         self.comm.Allreduce(MPI.IN_PLACE, [grad, self.mpi_type(grad.dtype)], op=MPI.SUM)  # in place: no copy
         sums = np.array([loss_mass, mass])
@@ -91,84 +95,114 @@ class DataParallelEpoch:
         return self._apply(network, grad, float(sums[0]), float(sums[1]), config)
 
     # ------------------------------------------------------------------ deterministic mode
-    def _deterministic_step(self, network: Network, ids: np.ndarray, owner: np.ndarray,
+    def _deterministic_step(self, network: Network, plan: "_Plan", received: List[Any],
                             config: Any) -> Tuple[float, float]:
         from mpi4py import MPI
-        m, b, p, rank = self.micro, ids.shape[0], self.size, self.rank
-        k = -(-b // m)
-        leaf_of = np.arange(b) // m
-        # Micro-batch j is computed by the rank holding its middle row (the most of its rows, so
-        # the work is shared evenly), leaves [first[r], first[r + 1]) by rank r: contiguous, as
-        # owners grow with the row id.
-        starts = np.arange(k) * m
-        leaf_computer = owner[(starts + np.minimum(starts + m, b)) // 2]
-        computer = leaf_computer[leaf_of]  # the rank that computes each row's micro-batch
-        first = np.searchsorted(leaf_computer, np.arange(p + 1), side="left")
+        m, b, k, p, rank = self.micro, plan.b, plan.k, self.size, self.rank
+        first = plan.first
         a, e = int(first[rank]), int(first[rank + 1])
-        batch = self._gather_rows(ids, owner, computer, min(a * m, b), min(e * m, b))
-        stats = np.zeros((k, 2))  # per micro-batch: loss sum, mass; filled by its rank
+        batch = self._batch_rows(plan, received, min(a * m, b), min(e * m, b))
+        stats = np.zeros((e - a, 2))  # per own micro-batch: loss sum, mass
 
         def leaf(j: int) -> np.ndarray:
             lo, hi = (j - a) * m, min((j - a + 1) * m, b - a * m)
-            grad, stats[j, 0], stats[j, 1] = self._gradient_sum(network, TrainingData(
+            grad, stats[j - a, 0], stats[j - a, 1] = self._gradient_sum(network, TrainingData(
                 *(None if x is None else x[lo:hi] for x in batch)))
             return grad
 
         mine = {node: subtree_sum(node, leaf) for node in cover(a, e, k)}
         nodes = [cover(int(first[r]), int(first[r + 1]), k) for r in range(p)]
-        n_params = network.num_params
+        n_params, dtype = network.num_params, network.dtype
         bounds = [s * n_params // p for s in range(p + 1)]
         seg = [bounds[s + 1] - bounds[s] for s in range(p)]
-        dtype, kind = network.dtype, self.mpi_type(network.dtype)
-        send = np.concatenate([mine[node][bounds[s]:bounds[s + 1]] for s in range(p) for node in nodes[rank]]
-                              or [np.zeros(0, dtype)])
-        send_counts = [len(nodes[rank]) * seg[s] for s in range(p)]
-        recv_counts = [len(nodes[r]) * seg[rank] for r in range(p)]
-        recv = np.empty(sum(recv_counts), dtype)
-        self.comm.Alltoallv([send, (send_counts, _displacements(send_counts)), kind],
-                            [recv, (recv_counts, _displacements(recv_counts)), kind])
-        parts, at = {}, 0
+        # One Alltoallv, in bytes: to rank s the segment s of each own subtree sum, then the
+        # own micro-batches' (loss sum, mass), so that every rank gets every micro-batch's stats.
+        own_stats = stats.reshape(-1).view(np.uint8)
+        send = np.concatenate([self._message(mine, nodes[rank], bounds, s, own_stats) for s in range(p)])
+        send_counts = [len(nodes[rank]) * seg[s] * dtype.itemsize + own_stats.size for s in range(p)]
+        recv_counts = [len(nodes[r]) * seg[rank] * dtype.itemsize + 16 * int(first[r + 1] - first[r])
+                       for r in range(p)]
+        recv = np.empty(sum(recv_counts), np.uint8)
+        self.comm.Alltoallv([send, (send_counts, _displacements(send_counts)), MPI.BYTE],
+                            [recv, (recv_counts, _displacements(recv_counts)), MPI.BYTE])
+        parts, all_stats, at = {}, [], 0
         for r in range(p):
             for node in nodes[r]:
-                parts[node] = recv[at:at + seg[rank]]
-                at += seg[rank]
+                parts[node] = recv[at:at + seg[rank] * dtype.itemsize].view(dtype)
+                at += seg[rank] * dtype.itemsize
+            size = 16 * int(first[r + 1] - first[r])
+            all_stats.append(recv[at:at + size].view(np.float64).reshape(-1, 2))
+            at += size
         segment = combine(parts, k) if k else np.zeros(seg[rank], dtype)
         grad = np.empty(n_params, dtype)
-        self.comm.Allgatherv([segment, kind], [grad, (seg, bounds[:-1]), kind])
-        self.comm.Allreduce(MPI.IN_PLACE, [stats, MPI.DOUBLE], op=MPI.SUM)  # one nonzero term each: exact
+        self.comm.Allgatherv([segment, self.mpi_type(dtype)], [grad, (seg, bounds[:-1]), self.mpi_type(dtype)])
         loss_mass = mass = 0.0
-        for j in range(k):  # in micro-batch order on every rank
-            loss_mass += float(stats[j, 0])
-            mass += float(stats[j, 1])
+        for row in np.concatenate(all_stats):  # in micro-batch order on every rank
+            loss_mass += float(row[0])
+            mass += float(row[1])
         return self._apply(network, grad, loss_mass, mass, config)
 
-    def _gather_rows(self, ids: np.ndarray, owner: np.ndarray, computer: np.ndarray, lo: int, hi: int
-                     ) -> List[Optional[np.ndarray]]:
+    @staticmethod
+    def _message(mine: Any, nodes: List[Any], bounds: List[int], s: int, own_stats: np.ndarray) -> np.ndarray:
+        pieces = [mine[node][bounds[s]:bounds[s + 1]].view(np.uint8) for node in nodes]
+        return np.concatenate(pieces + [own_stats]) if pieces else own_stats
+
+    def _exchange_rows(self, plans: List["_Plan"]) -> List[List[Any]]:
+        """For each batch, the rows this rank needs from each other rank (the foreign rows of the
+        micro-batches it computes): one exchange for a group of batches, not one per step."""
+        if not any(plan.foreign.any() for plan in plans):  # the same answer on every rank
+            return [[None] * self.size for _ in plans]
+        rank = self.rank
+        outgoing = []
+        for dest in range(self.size):
+            parcel = []
+            for plan in plans:
+                rows = plan.ids[plan.foreign & (plan.owner == rank) & (plan.computer == dest)] - self.offsets[rank]
+                parcel.append(tuple(None if x is None else x[rows] for x in self.local) if rows.size else None)
+            outgoing.append(parcel)
+        incoming = self.comm.alltoall(outgoing)
+        return [[incoming[src][i] for src in range(self.size)] for i in range(len(plans))]
+
+    def _batch_rows(self, plan: "_Plan", received: List[Any], lo: int, hi: int) -> List[Optional[np.ndarray]]:
         """The rows of positions [lo, hi) of the batch (this rank's micro-batches), in position
         order: its own rows, and those of straddling micro-batches from the ranks holding them."""
-        rank = self.rank
-        foreign = owner != computer
-        received: List[Any] = [None] * self.size
-        if foreign.any():  # every rank sees the same batch, so all of them take this branch or none
-            outgoing = []
-            for dest in range(self.size):
-                rows = ids[foreign & (owner == rank) & (computer == dest)] - self.offsets[rank]
-                outgoing.append(tuple(None if x is None else x[rows] for x in self.local) if rows.size else None)
-            received = self.comm.alltoall(outgoing)
+        rank, owner = self.rank, plan.owner[lo:hi]
         columns: List[Optional[np.ndarray]] = []
         for i, local in enumerate(self.local):
             if local is None:
                 columns.append(None)
                 continue
+            here = owner == rank
+            if here.all():
+                columns.append(local[plan.ids[lo:hi] - self.offsets[rank]])
+                continue
             out = np.empty((hi - lo,) + local.shape[1:], local.dtype)
-            pos = np.arange(lo, hi)
-            here = owner[lo:hi] == rank
-            out[here] = local[ids[pos[here]] - self.offsets[rank]]
+            out[here] = local[plan.ids[lo:hi][here] - self.offsets[rank]]
             for src in range(self.size):
                 if received[src] is not None:
-                    out[owner[lo:hi] == src] = received[src][i]
+                    out[owner == src] = received[src][i]
             columns.append(out)
         return columns
+
+
+class _Plan:
+    """One global batch: its row ids (sorted), the rank holding each, and in deterministic mode
+    the rank computing each row's micro-batch. Micro-batch j is computed by the rank holding its
+    middle row (the most of its rows, so the work is shared evenly); leaves [first[r],
+    first[r + 1]) by rank r: contiguous, as owners grow with the row id."""
+
+    def __init__(self, epoch: DataParallelEpoch, order: Optional[np.ndarray], r0: int, r1: int):
+        positions = np.arange(r0, r1, dtype=np.int64)
+        self.ids = np.sort(positions if order is None else order[positions])
+        self.owner = np.searchsorted(epoch.offsets, self.ids, side="right") - 1
+        m = epoch.micro
+        self.b = b = r1 - r0
+        self.k = k = -(-b // m)
+        starts = np.arange(k) * m
+        leaf_computer = self.owner[(starts + np.minimum(starts + m, b)) // 2]
+        self.computer = leaf_computer[np.arange(b) // m]
+        self.foreign = self.owner != self.computer
+        self.first = np.searchsorted(leaf_computer, np.arange(epoch.size + 1), side="left")
 
 
 def _l2_penalty(network: Network, config: Any, mass: float) -> float:
