@@ -174,7 +174,7 @@ class MLP:
             shuffle: bool = True, seed: Optional[int] = None, verbose: bool = False, **options: Any) -> History:
         """Minibatch training; see `deltaprop.training.fit` (options: validation_split,
         lr_schedule, early_stopping, callbacks, sample_weight, class_weight, warm_start,
-        checkpoint, checkpoint_every, resume, on_divergence)."""
+        checkpoint, checkpoint_every, resume, on_divergence, comm, deterministic)."""
         return fit(self.network, X, y, state=self.training_state, save=self.save, epochs=epochs,
                    batch_size=batch_size, optimizer=optimizer, lr=lr, l2=l2, validation_data=validation_data,
                    shuffle=shuffle, seed=seed, verbose=verbose, **options)
@@ -225,13 +225,20 @@ class MLP:
 
     # ----------------------------------------------------------------- pickling
     def __getstate__(self) -> dict:
+        """Plain values and flat arrays (no core object): the parameters, the optimizer state and
+        the training state, so that a pickled model continues training as it would have (dask-ml's
+        Incremental pickles the model between partial_fit calls)."""
         return {"sizes": self.sizes, "activation": self.activation, "loss": self.loss,
-                "dtype": self.dtype.name, "seed": self.seed, "params": self.get_params(), "classes": self.classes}
+                "dtype": self.dtype.name, "seed": self.seed, "params": self.get_params(), "classes": self.classes,
+                "optimizer_state": self.network.optimizer_state(), "training": self.training_state.as_dict()}
 
     def __setstate__(self, state: dict) -> None:
         self.__init__(state["sizes"], state["activation"], state["loss"], state["dtype"], state["seed"])
         self.network.set_params(state["params"])
         self.classes = state.get("classes")
+        if "optimizer_state" in state:  # absent from pickles of older versions
+            self.network.set_optimizer_state(state["optimizer_state"])
+            self.training_state = TrainingState(state["training"])
 
     def __repr__(self) -> str:
         return (f"MLP(sizes={self.sizes}, activation={self.activation!r}, loss={self.loss!r}, "

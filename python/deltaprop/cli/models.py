@@ -69,6 +69,11 @@ def _targets(y: np.ndarray, loss: str, path: str) -> Tuple[str, np.ndarray, int,
 def _train(args: argparse.Namespace) -> int:
     import deltaprop as dp
 
+    if args.distributed:
+        from .distributed import train_distributed
+        if args.device != "cpu":
+            raise ValueError("--distributed: trains on the CPU of each rank (give no --device)")
+        return train_distributed(args, _targets, _report)
     if args.threads is not None:
         dp.set_num_threads(args.threads)
     table = load_table(args.data, delimiter=args.delimiter, x_key=args.x_key, y_key=args.y_key)
@@ -85,14 +90,18 @@ def _train(args: argparse.Namespace) -> int:
     history = net.fit(X_train, y_train, epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
                       lr=args.lr, validation_data=validation, seed=args.seed, verbose=not args.quiet)
     net.save(args.out)
+    _report(history, args.out)
+    return 0
+
+
+def _report(history, out: str) -> None:
     summary = f"trained {history.epochs} epochs in {history.seconds:.2f} s ({history.samples_per_sec:,.0f} samples/s)"
     if history.train_loss:
         summary += f"; loss {history.train_loss[-1]:.4f}"
     for key, values in (("val_loss", history.val_loss), ("val_accuracy", history.val_accuracy)):
         if values:
             summary += f", {key} {values[-1]:.4f}"
-    print(f"{summary}; saved {args.out}")
-    return 0
+    print(f"{summary}; saved {out}")
 
 
 def _model_and_table(args: argparse.Namespace, y_key: Optional[str]):
@@ -175,6 +184,9 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     _device_option(p)
     p.add_argument("--out", default="model.npz", help="where to save the model (default model.npz)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--distributed", action="store_true",
+                   help="data-parallel over MPI: run as `mpiexec -n N deltaprop train data.npz --distributed`; "
+                        "each rank maps only its rows of the .npz (needs the mpi extra)")
     p.set_defaults(run=_train)
 
 

@@ -19,7 +19,7 @@ from ..network import Network
 from ..optimizers import make_optimizer, make_schedule
 from ..progress import EpochProgress
 from .data import sample_weights, split_validation
-from .driver import Checkpoint, EpochDriver, ShuffledOrder, TrainingData
+from .driver import Checkpoint, EpochDriver, ShuffledOrder, TrainingData, in_core_epoch
 from .state import TrainingState
 
 __all__ = ["fit", "OPTIMIZERS"]
@@ -36,7 +36,8 @@ def fit(net: Network, X: Any, y: Any, *, state: TrainingState, save: Callable[[A
         validation_split: float = 0.0, lr_schedule: Any = None, early_stopping: Any = None,
         callbacks: Any = None, sample_weight: Any = None, class_weight: Any = None,
         warm_start: bool = False, checkpoint: Any = None, checkpoint_every: int = 1,
-        resume: Any = None, on_divergence: str = "raise") -> History:
+        resume: Any = None, on_divergence: str = "raise", comm: Any = None,
+        deterministic: bool = True) -> History:
     """Train `net` and return its History. state: the model's TrainingState (continued by
     warm_start, replaced by resume, updated after every epoch); save(path): writes the model
     with that state (checkpoints).
@@ -60,8 +61,37 @@ def fit(net: Network, X: Any, y: Any, *, state: TrainingState, save: Callable[[A
     holds the History so far (`state.history`). When the loss or the weights become NaN or inf, the weights of the
     last finite epoch are restored and training stops: on_divergence='raise' (default) raises
     FloatingPointError, 'warn' issues a RuntimeWarning and returns the History so far.
+
+    comm: an mpi4py communicator for synchronous data-parallel training (deltaprop.distributed):
+    each rank passes its own rows (and validation rows), batch_size is the global batch, and
+    every rank ends with the same weights; deterministic=True (default) gives bitwise the same
+    weights for any number of ranks, False sums gradients with one MPI Allreduce (faster,
+    equal to float rounding). An exception on one rank then aborts the whole job.
     """
-    X, labels, values = net.check_data(X, y)
+    options = dict(epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr, l2=l2,
+                   validation_data=validation_data, shuffle=shuffle, seed=seed, verbose=verbose,
+                   validation_split=validation_split, lr_schedule=lr_schedule, early_stopping=early_stopping,
+                   callbacks=callbacks, sample_weight=sample_weight, class_weight=class_weight,
+                   warm_start=warm_start, checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume,
+                   on_divergence=on_divergence)
+    if comm is None:
+        if deterministic is not True:
+            raise ValueError("deterministic: only for data-parallel training (give comm= as well)")
+        return _fit(net, X, y, state=state, save=save, parallel=None, **options)
+    from ..distributed import DataParallel, abort_on_error  # mpi4py is imported only here
+    parallel = DataParallel(comm, deterministic)
+    with abort_on_error(parallel.comm):
+        return _fit(net, X, y, state=state, save=save, parallel=parallel, **options)
+
+
+def _fit(net: Network, X: Any, y: Any, *, state: TrainingState, save: Callable[[Any], None], parallel: Any,
+         epochs: int, batch_size: int, optimizer: Any, lr: float, l2: float, validation_data: Any, shuffle: bool,
+         seed: Any, verbose: bool, validation_split: float, lr_schedule: Any, early_stopping: Any, callbacks: Any,
+         sample_weight: Any, class_weight: Any, warm_start: bool, checkpoint: Any, checkpoint_every: int, resume: Any,
+         on_divergence: str) -> History:
+    """fit's body; parallel: a deltaprop.distributed.DataParallel, or None for one process."""
+    check_data = net.check_data if parallel is None else (lambda *a, **k: parallel.check_data(net, *a, **k))
+    X, labels, values = check_data(X, y)
     if is_device_array(X) and (validation_split or sample_weight is not None or class_weight is not None):
         raise TypeError("X: with GPU arrays, fit takes no validation_split, sample_weight or class_weight "
                         "(give numpy arrays, or validation_data)")
@@ -74,9 +104,18 @@ def fit(net: Network, X: Any, y: Any, *, state: TrainingState, save: Callable[[A
     if validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise ValueError("validation_data: expected a pair (X_val, y_val)")
-        val = net.check_data(*validation_data, names=("validation_data[0]", "validation_data[1]"))
+        val = check_data(*validation_data, names=("validation_data[0]", "validation_data[1]"))
     seed = net.seed if seed is None else positive_int(seed, "seed", minimum=0)
-    weights = sample_weights(net, labels, X.shape[0], sample_weight, class_weight)
+    if parallel is not None:
+        parallel.agree(val is not None, "validation_data")
+        if validation_split:
+            raise ValueError("validation_split: not with comm= (each rank would hold out different rows); "
+                             "give each rank its validation rows as validation_data")
+        if isinstance(class_weight, str) and class_weight == "balanced":
+            class_weight = parallel.balanced_class_weight(labels, net.sizes[-1])
+    weights = sample_weights(net, labels, X.shape[0], sample_weight, class_weight) if X.shape[0] else None
+    if parallel is not None:
+        weights = parallel.common_weights(weights, X.shape[0], net.dtype)
     if validation_split:
         if val is not None:
             raise ValueError("validation_split: give validation_data or validation_split, not both")
@@ -91,13 +130,23 @@ def fit(net: Network, X: Any, y: Any, *, state: TrainingState, save: Callable[[A
     if not isinstance(warm_start, bool):
         raise TypeError(f"warm_start: expected True or False, got {warm_start!r}")
     checkpoint_every = positive_int(checkpoint_every, "checkpoint_every")
+    data: Any = TrainingData(X, labels, values, weights)
+    validation = None if val is None else (lambda: net.evaluate(*val))
+    run_epoch: Any = in_core_epoch
+    save_checkpoint = lambda: save(checkpoint)  # noqa: E731
+    callback_list = _callbacks(callbacks)
+    if parallel is not None:
+        run_epoch, data = parallel.run_epoch(data)
+        validation = None if val is None else parallel.validation(net, val)
+        save_checkpoint = parallel.save(save, checkpoint)
+        callback_list = parallel.callbacks(callback_list)
+        verbose = verbose and parallel.rank == 0
     driver = EpochDriver(
-        net, TrainingData(X, labels, values, weights), optimizer=optimizer, batch_size=batch_size,
+        net, data, optimizer=optimizer, batch_size=batch_size,
         schedule=optimizer.schedule if lr_schedule is None else make_schedule(lr_schedule), l2=l2,
-        order=ShuffledOrder(X.shape[0], seed) if shuffle else None,
-        validation=None if val is None else (lambda: net.evaluate(*val)),
-        stop_rules=[] if early is None else [early], callbacks=_callbacks(callbacks),
-        checkpoint=None if checkpoint is None else Checkpoint(lambda: save(checkpoint), checkpoint_every),
+        order=ShuffledOrder(data.n, seed) if shuffle else None, run_epoch=run_epoch, validation=validation,
+        stop_rules=[] if early is None else [early], callbacks=callback_list,
+        checkpoint=None if checkpoint is None else Checkpoint(save_checkpoint, checkpoint_every),
         on_divergence=on_divergence, state=state, progress=EpochProgress(epochs, enabled=verbose))
     if resume is not None:
         state.resume(net, resume)
@@ -111,6 +160,8 @@ def fit(net: Network, X: Any, y: Any, *, state: TrainingState, save: Callable[[A
             if early is not None:
                 early.reset()
         end_epoch = driver.epoch + epochs
+    if parallel is not None:
+        parallel.broadcast(net)  # rank 0's weights (a fresh model's initial ones) everywhere
     state.history = driver.history
     return driver.run(end_epoch)
 

@@ -1,0 +1,66 @@
+"""The fixed summation tree over a global batch's micro-batches.
+
+A global batch of K micro-batches is summed in one binary tree over the micro-batch index:
+node [lo, hi) is the sum of its children [lo, mid) and [mid, hi), mid = (lo + hi) // 2, a leaf
+[k, k + 1) is micro-batch k's gradient sum. The tree depends on K only, never on the number of
+processes, so the root has the same bits however the leaves are spread: a process that owns
+the contiguous leaves [a, b) sums the largest whole subtrees inside them (`cover`), and whoever
+holds every subtree of a partition of [0, K) finishes the sum in the same tree (`combine`).
+Addition is element-wise, so a slice of the parameters can be summed the same way.
+"""
+from __future__ import annotations
+
+from typing import Callable, Dict, List, Tuple
+
+import numpy as np
+
+__all__ = ["cover", "subtree_sum", "combine"]
+
+Node = Tuple[int, int]
+
+
+def cover(a: int, b: int, k: int) -> List[Node]:
+    """The maximal subtrees of the tree over [0, k) that lie inside [a, b), left to right."""
+    nodes: List[Node] = []
+
+    def visit(lo: int, hi: int) -> None:
+        if hi <= a or lo >= b:
+            return
+        if a <= lo and hi <= b:
+            nodes.append((lo, hi))
+            return
+        mid = (lo + hi) // 2
+        visit(lo, mid)
+        visit(mid, hi)
+
+    if a < b:
+        visit(0, k)
+    return nodes
+
+
+def subtree_sum(node: Node, leaf: Callable[[int], np.ndarray]) -> np.ndarray:
+    """The sum of the leaves under `node` in tree order; leaf(k) gives leaf k (a fresh array
+    this function may overwrite)."""
+    lo, hi = node
+    if hi - lo == 1:
+        return leaf(lo)
+    mid = (lo + hi) // 2
+    left = subtree_sum((lo, mid), leaf)
+    left += subtree_sum((mid, hi), leaf)
+    return left
+
+
+def combine(parts: Dict[Node, np.ndarray], k: int) -> np.ndarray:
+    """The root of the tree over [0, k) from the sums of subtrees that partition [0, k)."""
+
+    def node(lo: int, hi: int) -> np.ndarray:
+        if (lo, hi) in parts:
+            return parts[(lo, hi)].copy()
+        if hi - lo <= 1:
+            raise ValueError(f"combine: leaf {lo} is in no part")
+        mid = (lo + hi) // 2
+        left = node(lo, mid)
+        left += node(mid, hi)
+        return left
+
+    return node(0, k)
