@@ -7,6 +7,11 @@ this lock does. Writers are preferred (a waiting writer holds back new readers),
 predictions cannot starve a fit. The thread that holds the write lock may take it again, or read,
 without blocking (a callback during training may predict); a thread that holds a read lock must
 not ask for the write lock (it would wait for itself).
+
+Ctrl-C: CPython raises KeyboardInterrupt right after a call returns, so it can land between
+taking a part of the lock and the `try` that would give it back. Every step that takes something
+is therefore inside a `try` that gives back what was taken (the mutex is an RLock so that its
+owner can be told), and a leaked reader or writer can never outlive the interrupted call.
 """
 from __future__ import annotations
 
@@ -47,7 +52,7 @@ class _WriteSide(_ReadSide):
 
 class ReadWriteLock:
     def __init__(self) -> None:
-        self._mutex = threading.Lock()        # held by the writer for the whole write
+        self._mutex = threading.RLock()       # held by the writer for the whole write
         self._readers_gone = threading.Condition(self._mutex)
         self._writer_gone = threading.Condition(self._mutex)
         # One entry per active reader. list.append/pop are atomic, so a reader enters and leaves
@@ -61,7 +66,7 @@ class ReadWriteLock:
 
     def acquire_read(self) -> None:
         if not self._writing:
-            self._readers.append(None)
+            self._enter()
             if not self._writing:
                 return
             self._leave()                     # a writer came in between: queue behind it
@@ -70,7 +75,14 @@ class ReadWriteLock:
         with self._mutex:                     # free while a writer waits for readers to leave:
             while self._writing:              # so wait until it has written
                 self._writer_gone.wait()
+            self._enter()
+
+    def _enter(self) -> None:
+        try:
             self._readers.append(None)
+        except BaseException:                 # raised after the append: take it back
+            self._leave()
+            raise
 
     def release_read(self) -> None:
         if self._writing and self._writer == _get_ident():
@@ -88,18 +100,27 @@ class ReadWriteLock:
         if self._writer == me:
             self._depth += 1
             return
-        self._mutex.acquire()
-        self._writing = True
         try:
+            self._mutex.acquire()
+            self._writing = True
             while self._readers:
                 # Woken by the last reader; the timeout only bounds a missed wake-up.
                 self._readers_gone.wait(0.05)
+            self._writer, self._depth = me, 1
         except BaseException:  # e.g. KeyboardInterrupt while waiting: give everything back
-            self._writing = False
-            self._writer_gone.notify_all()
-            self._mutex.release()
+            self.abandon_write()
             raise
-        self._writer, self._depth = me, 1
+
+    def abandon_write(self) -> None:
+        """Give back a write lock whose acquire_write was interrupted part-way (if this thread
+        got as far as taking the mutex); nothing happens otherwise."""
+        if not self._mutex._is_owned() or (self._writer == _get_ident() and self._depth > 0):
+            return
+        self._writer, self._depth = None, 0
+        self._writing = False
+        self._writer_gone.notify_all()
+        while self._mutex._is_owned():
+            self._mutex.release()
 
     def release_write(self) -> None:
         if self._writer != _get_ident():
@@ -118,11 +139,15 @@ def _exclusive(fn: Callable[..., Any], lock: ReadWriteLock) -> Callable[..., Any
     acquire, release = lock.acquire_write, lock.release_write
 
     def call(*args: Any, **kwargs: Any) -> Any:
-        acquire()
+        depth = lock._depth if lock._writer == _get_ident() else 0
         try:
+            acquire()
             return fn(*args, **kwargs)
         finally:
-            release()
+            if lock._writer == _get_ident() and lock._depth > depth:
+                release()
+            else:  # interrupted inside acquire: give back whatever it took
+                lock.abandon_write()
     call.__name__ = getattr(fn, "__name__", "call")
     call.__doc__ = getattr(fn, "__doc__", None)
     return call
@@ -135,7 +160,7 @@ def _shared(fn: Callable[..., Any], lock: ReadWriteLock) -> Callable[..., Any]:
 
     def call(*args: Any) -> Any:
         if not lock._writing:
-            readers.append(None)
+            lock._enter()
             if not lock._writing:
                 try:
                     return fn(*args)
