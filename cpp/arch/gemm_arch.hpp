@@ -40,6 +40,9 @@ struct GemmPolicy {
   double streaming_flops_per_thread;
   idx streaming_max_rows;   // the dot path with at most this many rows of A is memory-bound
   idx streaming_max_depth;  // the blocked path with K at most this is memory-bound
+  // C = A B with A row-major: full MR-row panels of A are read in place by ukr_rows (MR row
+  // streams, no packing) instead of being transposed into a packed panel.
+  bool a_rows_in_place = false;
 };
 
 // Measured on Zen 4 at the avx512 level (2 threads where it matters):
@@ -54,6 +57,16 @@ inline constexpr GemmPolicy kGemmPolicyZen4 = {
     /*dot_max_rows=*/64,       /*dot_row_chunk=*/128,
     /*compute_flops_per_thread=*/1.0e6, /*streaming_flops_per_thread=*/2.5e5,
     /*streaming_max_rows=*/8,  /*streaming_max_depth=*/16,
+};
+
+// Measured on a Sapphire Rapids class Xeon at the avx512 level (2 cores, 2 MiB L2, two 512-bit
+// FMA pipes): rows of A read in place for C = A B beat the transposing pack (MLP dX products).
+inline constexpr GemmPolicy kGemmPolicyIntelAvx512 = {
+    /*direct_b_max_rows=*/0, /*direct_b_max_depth=*/0,
+    /*dot_max_rows=*/64,       /*dot_row_chunk=*/128,
+    /*compute_flops_per_thread=*/1.0e6, /*streaming_flops_per_thread=*/2.5e5,
+    /*streaming_max_rows=*/8,  /*streaming_max_depth=*/16,
+    /*a_rows_in_place=*/true,
 };
 
 template <class T>
@@ -71,6 +84,13 @@ struct GemmArch {
   int row_dot_nr;              // rows of B per call of row_dot (a dot kernel with MR = 1)
   GemmDotKernel<T> row_dot;
   GemmPolicy policy;
+  // The micro-architecture these choices were made for ("zen4", "intel"; "" where one serves).
+  const char* variant = "";
+  // ukr with A's panel read as MR rows in place (see policy.a_rows_in_place); null: not offered.
+  GemmMicroKernel<T> ukr_rows = nullptr;
+  // Packs a block of a transposed B (B stored n x k) into NR-wide panels like pack_b, with
+  // vector transposes; null: the portable pack_b.
+  void (*pack_b_trans)(const T* B, idx ldb, idx p0, idx k, idx j0, idx n, int NR, T* Bp) = nullptr;
 };
 
 }  // namespace dp

@@ -61,8 +61,13 @@ template <class T>
 void activation_backward(Act act, const T* A, const T* dA, T* dZ, idx n) {
   switch (act) {
     case Act::Relu:
+      // Both operands loaded unconditionally: a select the compiler vectorises (a branch per
+      // element mispredicts half the time on real activations).
 #pragma omp simd
-      for (idx i = 0; i < n; ++i) dZ[i] = A[i] > T(0) ? dA[i] : T(0);
+      for (idx i = 0; i < n; ++i) {
+        const T g = dA[i];
+        dZ[i] = A[i] > T(0) ? g : T(0);
+      }
       return;
     default:
       for (idx i = 0; i < n; ++i) dZ[i] = dA[i] * activation_slope_from_output(act, A[i]);

@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include "dispatch.hpp"
 #include "blocking.hpp"
+#include "cpu_info.hpp"
 
 namespace dp {
 namespace {
@@ -17,12 +18,14 @@ struct ArchTables {
   VectorMath vmath[3];
   GemmBlocks table_f32[3], table_f64[3];  // each level's own blocks, for "table"
   std::string blocks_source = "table";
+  std::string blocks_spec = "table";
+  GemmVariant variant = initial_variant();
   ArchTables() {
     fill_arch_generic(f32[0], f64[0]);
     fill_vmath_generic(vmath[0]);
 #ifdef DELTAPROP_X86_KERNELS
     fill_arch_avx2(f32[1], f64[1]);
-    fill_arch_avx512(f32[2], f64[2]);
+    fill_arch_avx512(f32[2], f64[2], variant);
     fill_vmath_avx2(vmath[1]);
     fill_vmath_avx512(vmath[2]);
 #else
@@ -50,7 +53,31 @@ struct ArchTables {
     a.nc = std::max<idx>(a.nr, (b.nc + a.nr - 1) / a.nr * a.nr);
   }
 
+  static GemmVariant initial_variant() {
+    if (const char* forced = std::getenv("DELTAPROP_GEMM_VARIANT")) {
+      try {
+        return parse_gemm_variant(forced);
+      } catch (const std::invalid_argument&) {
+        // An unknown value keeps the detected variant: never fail at import time.
+      }
+    }
+    return cpu_gemm_variant();
+  }
+
+  void set_variant(GemmVariant v) {
+#ifdef DELTAPROP_X86_KERNELS
+    variant = v;
+    fill_arch_avx512(f32[2], f64[2], v);
+    table_f32[2] = {f32[2].mc, f32[2].kc, f32[2].nc};
+    table_f64[2] = {f64[2].mc, f64[2].kc, f64[2].nc};
+    apply(blocks_spec);
+#else
+    variant = v;
+#endif
+  }
+
   void apply(const std::string& spec) {
+    blocks_spec = spec;
     bool use_model = false;
     GemmBlocks given;
     const bool any = spec != "table" && parse_blocks_override(spec, &use_model, &given);
@@ -138,6 +165,26 @@ SimdLevel parse_simd_level(const std::string& name) {
 void set_gemm_blocks(const std::string& spec) { tables().apply(spec.empty() ? "table" : spec); }
 
 std::string gemm_blocks_source() { return tables().blocks_source; }
+
+GemmVariant cpu_gemm_variant() {
+  return cpu_info().vendor == "intel" ? GemmVariant::Intel : GemmVariant::Zen4;
+}
+
+GemmVariant active_gemm_variant() { return tables().variant; }
+
+void set_gemm_variant(GemmVariant variant) { tables().set_variant(variant); }
+
+const char* gemm_variant_name(GemmVariant variant) {
+  return variant == GemmVariant::Intel ? "intel" : "zen4";
+}
+
+GemmVariant parse_gemm_variant(const std::string& name) {
+  if (name == "intel") return GemmVariant::Intel;
+  if (name == "zen4") return GemmVariant::Zen4;
+  if (name == "auto") return cpu_gemm_variant();
+  throw std::invalid_argument("GEMM variant must be one of 'auto', 'intel', 'zen4', got '" + name +
+                              "'");
+}
 
 const VectorMath& active_vmath() { return tables().vmath[static_cast<int>(active_simd_level())]; }
 

@@ -11,10 +11,16 @@ namespace dp {
 
 enum class SimdLevel : int { Generic = 0, Avx2 = 1, Avx512 = 2 };
 
+// Micro-architectures with their own choices at the avx512 level (AVX-512 on an Intel server
+// core, two 512-bit FMA pipes and a 2 MiB L2, is not the same target as on Zen 4). Detected from
+// the CPU's vendor; DELTAPROP_GEMM_VARIANT=zen4|intel (or set_gemm_variant) forces one, so each
+// can be tested on any AVX-512 machine.
+enum class GemmVariant : int { Zen4 = 0, Intel = 1 };
+
 // Filled by one translation unit per instruction set (cpp/arch/<isa>/, compiled with its flags).
 void fill_arch_generic(GemmArch<float>& f32, GemmArch<double>& f64);
 void fill_arch_avx2(GemmArch<float>& f32, GemmArch<double>& f64);
-void fill_arch_avx512(GemmArch<float>& f32, GemmArch<double>& f64);
+void fill_arch_avx512(GemmArch<float>& f32, GemmArch<double>& f64, GemmVariant variant);
 void fill_vmath_generic(VectorMath& vm);
 void fill_vmath_avx2(VectorMath& vm);
 void fill_vmath_avx512(VectorMath& vm);
@@ -35,5 +41,12 @@ const GemmArch<T>& active_gemm_arch();
 void set_gemm_blocks(const std::string& spec);
 std::string gemm_blocks_source();
 const VectorMath& active_vmath();
+
+GemmVariant cpu_gemm_variant();  // what this CPU's vendor calls for
+GemmVariant active_gemm_variant();
+// Not to be called while products run (like set_gemm_blocks); the block setting is kept.
+void set_gemm_variant(GemmVariant variant);
+const char* gemm_variant_name(GemmVariant variant);
+GemmVariant parse_gemm_variant(const std::string& name);  // throws std::invalid_argument
 
 }  // namespace dp

@@ -63,7 +63,9 @@ def build_info() -> Dict[str, Any]:
     caches of one core), SIMD level in use (and the CPU's best), OpenMP, threads, GEMM register
     tile and cache blocks (and where they came from), the CUDA backend and its GPUs (or why none
     can be used). DELTAPROP_SIMD=generic|avx2|avx512 lowers the level at import;
-    DELTAPROP_GEMM_BLOCKS=model|MC,KC,NC replaces the cache blocks of every level."""
+    DELTAPROP_GEMM_BLOCKS=model|MC,KC,NC replaces the cache blocks of every level;
+    DELTAPROP_GEMM_VARIANT=intel|zen4 picks the avx512 level's micro-architecture choices (the
+    CPU's vendor decides by default)."""
     cpu = _core.cpu_info()
     return {
         "version": __version__,
@@ -75,6 +77,7 @@ def build_info() -> Dict[str, Any]:
         "gemm_tile_float64": tuple(_core.gemm_tile("float64")),
         "cpu": cpu["model"] or cpu["vendor"],
         "uarch": cpu["uarch"],
+        "gemm_variant": _core.gemm_variant() if _core.simd_level() == "avx512" else "",
         "caches": _describe_caches(cpu),
         "gemm_blocks_float32": tuple(_core.gemm_blocks("float32")),
         "gemm_blocks_float64": tuple(_core.gemm_blocks("float64")),

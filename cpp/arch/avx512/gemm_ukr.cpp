@@ -1,5 +1,6 @@
 // AVX-512 micro-kernels (compiled with -mavx512f -mfma). Zen 4 / Skylake-X and newer.
 #include <immintrin.h>
+#include <algorithm>
 #include "../../runtime/dispatch.hpp"
 
 namespace dp {
@@ -48,6 +49,65 @@ void dgemm_ukr_avx512_6x32(idx k, const double* Ap, idx a_ks, const double* Bp, 
   gemm_ukr<VecF64, 6, 4>(k, Ap, a_ks, Bp, b_ks, C, ldc, alpha, beta);
 }
 
+// The same tiles with A's panel read as rows in place (C = A B, A row-major, nothing packed).
+void sgemm_ukr_rows_avx512_6x64(idx k, const float* Ap, idx a_ks, const float* Bp, idx b_ks,
+                                float* C, idx ldc, float alpha, float beta) {
+  gemm_ukr<VecF32, 6, 4, true>(k, Ap, a_ks, Bp, b_ks, C, ldc, alpha, beta);
+}
+void dgemm_ukr_rows_avx512_6x32(idx k, const double* Ap, idx a_ks, const double* Bp, idx b_ks,
+                                double* C, idx ldc, double alpha, double beta) {
+  gemm_ukr<VecF64, 6, 4, true>(k, Ap, a_ks, Bp, b_ks, C, ldc, alpha, beta);
+}
+
+// 16 x 16 transpose in registers: r[i][j] -> r[j][i] (unpack, in-lane shuffles, then 128-bit
+// lane shuffles), 64 shuffles for 256 values instead of 256 scalar loads and stores.
+static inline void transpose16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+    r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+    r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+    r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+  }
+  for (int h = 0; h < 16; h += 8)
+    for (int i = 0; i < 4; ++i) {
+      t[h + i] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0x88);
+      t[h + i + 4] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0xDD);
+    }
+  for (int i = 0; i < 8; ++i) {
+    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
+  }
+}
+
+// pack_b for a transposed B (op(B)(p, j) = B[j*ldb + p]): 16 rows of B x 16 values of k are
+// loaded (masked at the k edge, zeros past the n edge), transposed, and stored as 16 panel rows.
+// Same values in the same places as the portable pack_b, so results do not change.
+void sgemm_pack_b_trans_avx512(const float* B, idx ldb, idx p0, idx k, idx j0, idx n, int NR,
+                               float* Bp) {
+  for (idx jr = 0; jr < n; jr += NR) {
+    const idx nr = std::min<idx>(NR, n - jr);
+    float* dst = Bp + jr * k;
+    for (idx js = 0; js < NR; js += 16) {
+      const idx w = std::max<idx>(0, std::min<idx>(16, nr - js));
+      const float* src = B + (j0 + jr + js) * ldb + p0;
+      for (idx p = 0; p < k; p += 16) {
+        const idx kr = std::min<idx>(16, k - p);
+        const __mmask16 km = kr == 16 ? __mmask16(0xFFFF) : __mmask16((1u << kr) - 1u);
+        __m512 r[16];
+        for (idx j = 0; j < 16; ++j)
+          r[j] = j < w ? _mm512_maskz_loadu_ps(km, src + j * ldb + p) : _mm512_setzero_ps();
+        transpose16(r);
+        for (idx q = 0; q < kr; ++q) _mm512_storeu_ps(dst + (p + q) * NR + js, r[q]);
+      }
+    }
+  }
+}
+
 void sgemm_dot_avx512_4x4(idx k, const float* A, idx lda, const float* B, idx ldb, float* C,
                           idx ldc, idx m, idx n, float alpha, float beta) {
   gemm_dot_nt<VecF32, 4, 4>(k, A, lda, B, ldb, C, ldc, m, n, alpha, beta);
@@ -77,16 +137,20 @@ void dgemm_row_dot_avx512(idx k, const double* A, idx lda, const double* B, idx 
 
 }  // namespace isa_avx512
 
-void fill_arch_avx512(GemmArch<float>& f32, GemmArch<double>& f64) {
-  // The driver's policy was measured at this level.
+void fill_arch_avx512(GemmArch<float>& f32, GemmArch<double>& f64, GemmVariant variant) {
+  // Two micro-architectures at this level: the tiles and kernels are shared, the driver's policy
+  // (and so which kernels it calls) was measured on each.
+  const bool intel = variant == GemmVariant::Intel;
+  const GemmPolicy& policy = intel ? kGemmPolicyIntelAvx512 : kGemmPolicyZen4;
   f32 = {"avx512", 6, 64, 240, 256, 512, isa_avx512::sgemm_ukr_avx512_6x64,
          4, 4, isa_avx512::sgemm_dot_avx512_4x4,
          8*16, isa_avx512::sgemm_row_avx512, 8, isa_avx512::sgemm_row_dot_avx512,
-         kGemmPolicyZen4};
+         policy, intel ? "intel" : "zen4", isa_avx512::sgemm_ukr_rows_avx512_6x64,
+         isa_avx512::sgemm_pack_b_trans_avx512};
   f64 = {"avx512", 6, 32, 60, 256, 512, isa_avx512::dgemm_ukr_avx512_6x32,
          4, 4, isa_avx512::dgemm_dot_avx512_4x4,
          8*8, isa_avx512::dgemm_row_avx512, 8, isa_avx512::dgemm_row_dot_avx512,
-         kGemmPolicyZen4};
+         policy, intel ? "intel" : "zen4", isa_avx512::dgemm_ukr_rows_avx512_6x32, nullptr};
 }
 
 }  // namespace dp

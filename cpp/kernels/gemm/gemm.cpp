@@ -61,7 +61,11 @@ void gemm_rectangle(const GemmArch<T>& arch, bool ta, bool tb, idx K, T alpha, c
   // B read in place saves its packing, which pays off while few row tiles reuse each B block or
   // the block is shallow; for tall, deep products a packed, contiguous block streams better (no
   // TLB or cache-set pressure from the caller's stride).
-  const bool a_direct = ta;
+  // A in place: columns of a transposed A are the packed layout already (ukr); rows of a plain A
+  // are read as MR row streams (ukr_rows) where the policy says that beats transposing them.
+  const bool a_rows = !ta && arch.ukr_rows && arch.policy.a_rows_in_place;
+  const bool a_direct = ta || a_rows;
+  const GemmMicroKernel<T> ukr_direct = a_rows ? arch.ukr_rows : arch.ukr;
   const bool b_direct = !tb && (i_end - i_begin <= arch.policy.direct_b_max_rows ||
                                 K <= arch.policy.direct_b_max_depth);
   T* Ap = buf.a.reserve(0);
@@ -74,7 +78,12 @@ void gemm_rectangle(const GemmArch<T>& arch, bool ta, bool tb, idx K, T alpha, c
       const idx kc = std::min(arch.kc, K - pc);
       const bool last_k = pc + kc == K;
       const T beta_now = pc == 0 ? beta : T(1);
-      if (nc_full < nc) pack_b(B, ldb, tb, pc, kc, jc + nc_full, nc - nc_full, NR, Bp + nc_full * kc);
+      if (nc_full < nc) {
+        if (tb && arch.pack_b_trans)
+          arch.pack_b_trans(B, ldb, pc, kc, jc + nc_full, nc - nc_full, NR, Bp + nc_full * kc);
+        else
+          pack_b(B, ldb, tb, pc, kc, jc + nc_full, nc - nc_full, NR, Bp + nc_full * kc);
+      }
       for (idx ic = i_begin; ic < i_end; ic += arch.mc) {
         const idx mc = std::min(arch.mc, i_end - ic);
         const idx mc_full = a_direct ? mc / MR * MR : 0;
@@ -82,8 +91,11 @@ void gemm_rectangle(const GemmArch<T>& arch, bool ta, bool tb, idx K, T alpha, c
         for (idx ir = 0; ir < mc; ir += MR) {
           const idx mr = std::min<idx>(MR, mc - ir);
           const bool a_in_place = ir < mc_full;
-          const T* a = a_in_place ? A + pc * lda + ic + ir : Ap + ir * kc;
+          const T* a = !a_in_place ? Ap + ir * kc
+                       : a_rows     ? A + (ic + ir) * lda + pc
+                                    : A + pc * lda + ic + ir;
           const idx a_ks = a_in_place ? lda : MR;
+          const GemmMicroKernel<T> ukr = a_in_place ? ukr_direct : arch.ukr;
           for (idx jr = 0; jr < nc; jr += NR) {
             const idx nr = std::min<idx>(NR, nc - jr);
             const bool b_in_place = jr < nc_full;
@@ -91,9 +103,9 @@ void gemm_rectangle(const GemmArch<T>& arch, bool ta, bool tb, idx K, T alpha, c
             const idx b_ks = b_in_place ? ldb : NR;
             T* c = C + (ic + ir) * ldc + jc + jr;
             if (mr == MR && nr == NR) {
-              arch.ukr(kc, a, a_ks, b, b_ks, c, ldc, alpha, beta_now);
+              ukr(kc, a, a_ks, b, b_ks, c, ldc, alpha, beta_now);
             } else {  // edge tile: full-speed kernel into a scratch tile, then copy the valid part
-              arch.ukr(kc, a, a_ks, b, b_ks, tile, NR, alpha, T(0));
+              ukr(kc, a, a_ks, b, b_ks, tile, NR, alpha, T(0));
               for (idx i = 0; i < mr; ++i)
                 for (idx j = 0; j < nr; ++j)
                   c[i * ldc + j] = beta_now == T(0) ? tile[i * NR + j]

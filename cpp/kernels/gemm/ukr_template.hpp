@@ -10,7 +10,9 @@
 // MR*NV accumulators (AVX-512 fp32 6x4: 24 zmm accumulators, 24 FMAs per 10 loads).
 #pragma once
 
-template <class V, int MR, int NV>
+// kRowA: the A panel is MR rows read in place from a row-major op(A) (row i at Ap + i*a_ks,
+// consecutive in k), which saves packing A for C = A B; otherwise column k is at Ap + k*a_ks.
+template <class V, int MR, int NV, bool kRowA = false>
 void gemm_ukr(dp::idx k, const typename V::T* __restrict Ap, dp::idx a_ks,
               const typename V::T* __restrict Bp, dp::idx b_ks, typename V::T* __restrict C,
               dp::idx ldc, typename V::T alpha, typename V::T beta) {
@@ -29,11 +31,11 @@ void gemm_ukr(dp::idx k, const typename V::T* __restrict Ap, dp::idx a_ks,
     __builtin_prefetch(Bp + 8 * b_ks);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
-      R a = V::bcast(Ap[i]);
+      R a = V::bcast(kRowA ? Ap[i * a_ks] : Ap[i]);
 #pragma GCC unroll 8
       for (int j = 0; j < NV; ++j) acc[i][j] = V::fma(a, b[j], acc[i][j]);
     }
-    Ap += a_ks;
+    Ap += kRowA ? 1 : a_ks;
     Bp += b_ks;
   }
 

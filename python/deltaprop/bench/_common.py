@@ -128,7 +128,8 @@ def note(threads: int) -> None:
     e = env_info(threads)
     say(f"# CPU: {e['cpu']} ({e['cores']} logical cores), threads per contestant: {threads}")
     info = e["deltaprop"]
-    say(f"# deltaprop kernels: {info['simd']} for {info['uarch']}; caches {info['caches']}; GEMM blocks "
+    variant = f" ({info['gemm_variant']} variant)" if info.get("gemm_variant") else ""
+    say(f"# deltaprop kernels: {info['simd']}{variant} for {info['uarch']}; caches {info['caches']}; GEMM blocks "
         f"(MC, KC, NC) float32 {info['gemm_blocks_float32']} float64 {info['gemm_blocks_float64']} "
         f"from the {info['gemm_blocks_from']}")
     say(f"# deltaprop.build_info(): {e['deltaprop']}")
