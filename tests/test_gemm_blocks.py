@@ -1,7 +1,8 @@
 """The GEMM's cache blocks: read from the CPU, derived by the analytical model, overridable
 (DELTAPROP_GEMM_BLOCKS or _core.set_gemm_blocks); products stay correct at every instruction-set
-level with blocks forced small (edge tiles everywhere, K split into many KC blocks) and large,
-and bitwise identical across thread counts."""
+level and, at avx512, for each micro-architecture variant (intel: A rows in place, B always
+packed; zen4), with blocks forced small (edge tiles everywhere, K split into many KC blocks) and
+large, and bitwise identical across thread counts."""
 from __future__ import annotations
 
 import os
@@ -28,12 +29,30 @@ def blocks(request):
     _core.set_gemm_blocks("table")
 
 
-@pytest.fixture(params=LEVELS)
+VARIANTS = ["zen4", "intel"]
+# Every kernel choice this CPU can run: the levels, and both variants of the avx512 level.
+LEVEL_VARIANTS = [lv for lv in LEVELS if lv != "avx512"] + (
+    [f"avx512-{v}" for v in VARIANTS] if "avx512" in LEVELS else [])
+
+
+@pytest.fixture
+def variant(request):
+    before = _core.gemm_variant()
+    _core.set_gemm_variant(request.param)
+    yield request.param
+    _core.set_gemm_variant(before)
+
+
+@pytest.fixture(params=LEVEL_VARIANTS)
 def level(request):
-    before = dp.build_info()["simd"]
-    dp.set_simd_level(request.param)
+    before, before_variant = dp.build_info()["simd"], _core.gemm_variant()
+    name, _, variant = request.param.partition("-")
+    dp.set_simd_level(name)
+    if variant:
+        _core.set_gemm_variant(variant)
     yield request.param
     dp.set_simd_level(before)
+    _core.set_gemm_variant(before_variant)
 
 
 def test_cpu_facts_are_read():
@@ -72,20 +91,65 @@ def test_products_with_forced_blocks(level, blocks, trans, shape, dtype):
     np.testing.assert_allclose(C, ref, rtol=tol, atol=tol * max(1.0, Kd / 10.0))
 
 
-@pytest.mark.parametrize("blocks", ["7,5,33", "model"], indirect=True)
-def test_forced_blocks_keep_results_independent_of_threads(blocks):
+@pytest.mark.parametrize("blocks", ["7,5,33", "model", "table"], indirect=True)
+@pytest.mark.parametrize("variant", VARIANTS, indirect=True)
+@pytest.mark.parametrize("trans", [(0, 0), (0, 1), (1, 0)], ids=["NN", "NT", "TN"])
+def test_forced_blocks_keep_results_independent_of_threads(blocks, variant, trans):
     rng = np.random.default_rng(1)
-    A = rng.standard_normal((130, 530)).astype(np.float32)
-    B = rng.standard_normal((530, 140)).astype(np.float32)
+    A = rng.standard_normal((530, 130) if trans[0] else (130, 530)).astype(np.float32)
+    B = rng.standard_normal((140, 530) if trans[1] else (530, 140)).astype(np.float32)
     before = dp.get_num_threads()
     try:
         dp.set_num_threads(1)
-        one = K.gemm(A, B)
+        one = K.gemm(A, B, trans_a=bool(trans[0]), trans_b=bool(trans[1]))
         dp.set_num_threads(2)
-        two = K.gemm(A, B)
+        two = K.gemm(A, B, trans_a=bool(trans[0]), trans_b=bool(trans[1]))
     finally:
         dp.set_num_threads(before)
     np.testing.assert_array_equal(one, two)
+
+
+@pytest.mark.parametrize("trans", [(0, 0), (0, 1), (1, 0), (1, 1)], ids=["NN", "NT", "TN", "TT"])
+def test_variants_agree_to_rounding_on_mlp_shapes(trans):
+    """The variants differ in what they pack, not in the sums: same values to fp32 rounding."""
+    rng = np.random.default_rng(7)
+    M, N, Kd = 128, 512, 784
+    A = rng.standard_normal((Kd, M) if trans[0] else (M, Kd)).astype(np.float32)
+    B = rng.standard_normal((N, Kd) if trans[1] else (Kd, N)).astype(np.float32)
+    before = _core.gemm_variant()
+    try:
+        out = {}
+        for v in VARIANTS:
+            _core.set_gemm_variant(v)
+            out[v] = K.gemm(A, B, trans_a=bool(trans[0]), trans_b=bool(trans[1]))
+    finally:
+        _core.set_gemm_variant(before)
+    np.testing.assert_allclose(out["intel"], out["zen4"], rtol=1e-4, atol=1e-3)
+
+
+def test_variant_follows_the_vendor_and_keeps_the_blocks():
+    expected = "intel" if _core.cpu_info()["vendor"] == "intel" else "zen4"
+    assert _core.cpu_gemm_variant() == expected
+    before = _core.gemm_variant()
+    try:
+        _core.set_gemm_blocks("12,64,128")
+        _core.set_gemm_variant("zen4" if before == "intel" else "intel")
+        assert _core.gemm_blocks_source() == "override"
+        assert tuple(_core.gemm_blocks("float32"))[1] == 64
+        with pytest.raises(ValueError, match="name: GEMM variant must be one of 'auto', 'intel', 'zen4', got 'skylake'"):
+            _core.set_gemm_variant("skylake")
+    finally:
+        _core.set_gemm_variant(before)
+        _core.set_gemm_blocks("table")
+
+
+@pytest.mark.skipif("avx512" not in LEVELS, reason="the variants are choices of the avx512 level, which this CPU lacks")
+@pytest.mark.parametrize("forced, expected", [("intel", "intel"), ("zen4", "zen4"), ("nonsense", None)])
+def test_variant_environment_variable(forced, expected):
+    env = dict(os.environ, DELTAPROP_GEMM_VARIANT=forced)
+    out = subprocess.run([sys.executable, "-c", "import deltaprop as dp; print(dp.build_info()['gemm_variant'])"],
+                         env=env, capture_output=True, text=True, timeout=60, check=True).stdout.strip()
+    assert out == (expected or _core.cpu_gemm_variant())
 
 
 @pytest.mark.parametrize("bad", ["", "1,2", "a,b,c", "0,4,4", "1,2,3,4", "fast"])
