@@ -18,6 +18,12 @@ using GemmMicroKernel = void (*)(idx k, const T* Ap, idx a_ks, const T* Bp, idx 
 // Dot-product kernel for C = alpha * A Bᵀ + beta * C when both operands are row-major in K
 // (a layer's forward pass Z = X Wᵀ at small batch): C[i,j] = alpha * dot(A[i,:], B[j,:]) + ...
 // for an m x n tile (m <= dot_mr, n <= dot_nr), vectors along K, nothing packed.
+// Batch-1 backward + SGD step over a panel of row_nr columns of W (ukr_template.hpp's
+// row_backward_sgd): dx = dzᵀ W with the old W, then W = beta W + alpha dz xᵀ, one pass over W.
+template <class T>
+using RowBackwardSgdKernel = void (*)(idx k, const T* dz, T* W, idx ldw, const T* x, T* dx,
+                                      T alpha, T beta);
+
 template <class T>
 using GemmDotKernel = void (*)(idx k, const T* A, idx lda, const T* B, idx ldb, T* C, idx ldc,
                                idx m, idx n, T alpha, T beta);
@@ -91,6 +97,8 @@ struct GemmArch {
   // Packs a block of a transposed B (B stored n x k) into NR-wide panels like pack_b, with
   // vector transposes; null: the portable pack_b.
   void (*pack_b_trans)(const T* B, idx ldb, idx p0, idx k, idx j0, idx n, int NR, T* Bp) = nullptr;
+  // Fused batch-1 backward + SGD step on row_nr columns; null: the unfused products.
+  RowBackwardSgdKernel<T> row_backward_sgd = nullptr;
 };
 
 }  // namespace dp

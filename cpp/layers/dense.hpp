@@ -23,6 +23,13 @@ template <class T>
 void dense_backward_weights(T* dW, const T* dZ, const T* X, idx n, idx in, idx out, T alpha,
                             T beta);
 
+// Batch 1 with a plain SGD step, fused (dense_sgd_row.cpp): dX = g'(prev_A) ⊙ (W_oldᵀ dz) (dX may
+// be null for the input layer) and W = (1 - lr l2) W - lr dz xᵀ in one pass over W. Returns
+// false, doing nothing, where the instruction set offers no fused kernel.
+template <class T>
+bool dense_backward_sgd_row(T* dX, const T* dz, T* W, const T* x, const T* prev_A, Act prev_act,
+                            idx in, idx out, T lr, T l2);
+
 // db[j] = Σ_i dZ[i, j], summed row by row in a fixed order.
 template <class T>
 void column_sums(T* db, const T* dZ, idx n, idx out);

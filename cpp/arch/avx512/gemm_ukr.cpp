@@ -135,6 +135,15 @@ void dgemm_row_dot_avx512(idx k, const double* A, idx lda, const double* B, idx 
   gemm_dot_nt<VecF64, 1, 8>(k, A, lda, B, ldb, C, ldc, m, n, alpha, beta);
 }
 
+void srow_backward_sgd_avx512(idx k, const float* dz, float* W, idx ldw, const float* x, float* dx,
+                              float alpha, float beta) {
+  row_backward_sgd<VecF32, 8>(k, dz, W, ldw, x, dx, alpha, beta);
+}
+void drow_backward_sgd_avx512(idx k, const double* dz, double* W, idx ldw, const double* x,
+                              double* dx, double alpha, double beta) {
+  row_backward_sgd<VecF64, 8>(k, dz, W, ldw, x, dx, alpha, beta);
+}
+
 }  // namespace isa_avx512
 
 void fill_arch_avx512(GemmArch<float>& f32, GemmArch<double>& f64, GemmVariant variant) {
@@ -146,11 +155,12 @@ void fill_arch_avx512(GemmArch<float>& f32, GemmArch<double>& f64, GemmVariant v
          4, 4, isa_avx512::sgemm_dot_avx512_4x4,
          8*16, isa_avx512::sgemm_row_avx512, 8, isa_avx512::sgemm_row_dot_avx512,
          policy, intel ? "intel" : "zen4", isa_avx512::sgemm_ukr_rows_avx512_6x64,
-         isa_avx512::sgemm_pack_b_trans_avx512};
+         isa_avx512::sgemm_pack_b_trans_avx512, isa_avx512::srow_backward_sgd_avx512};
   f64 = {"avx512", 6, 32, 60, 256, 512, isa_avx512::dgemm_ukr_avx512_6x32,
          4, 4, isa_avx512::dgemm_dot_avx512_4x4,
          8*8, isa_avx512::dgemm_row_avx512, 8, isa_avx512::dgemm_row_dot_avx512,
-         policy, intel ? "intel" : "zen4", isa_avx512::dgemm_ukr_rows_avx512_6x32, nullptr};
+         policy, intel ? "intel" : "zen4", isa_avx512::dgemm_ukr_rows_avx512_6x32, nullptr,
+         isa_avx512::drow_backward_sgd_avx512};
 }
 
 }  // namespace dp

@@ -104,3 +104,36 @@ void gemm_dot_nt(dp::idx k, const typename V::T* A, dp::idx lda, const typename 
       *c = beta == T(0) ? v : v + beta * *c;
     }
 }
+
+// Batch-1 backward through a dense layer with a plain SGD step, in one pass over a k x (NV
+// vectors) panel of W (rows at stride ldw): dx = Σ_p dz[p] W[p,:] with the old W (p ascending,
+// the one-row kernel's order), then W[p,:] = beta W[p,:] + alpha (dz[p] x) (alpha = -lr,
+// beta = 1 - lr l2). dx == nullptr: the input layer, no delta below. Reading W once instead of
+// twice is what matters here: at batch 1 the step streams W from L2/L3.
+template <class V, int NV>
+void row_backward_sgd(dp::idx k, const typename V::T* __restrict dz, typename V::T* __restrict W,
+                      dp::idx ldw, const typename V::T* __restrict x, typename V::T* __restrict dx,
+                      typename V::T alpha, typename V::T beta) {
+  using R = typename V::reg;
+  constexpr int Wd = V::width;
+  R acc[NV], xv[NV];
+#pragma GCC unroll 8
+  for (int j = 0; j < NV; ++j) {
+    acc[j] = V::zero();
+    xv[j] = V::load(x + j * Wd);
+  }
+  const R va = V::bcast(alpha), vb = V::bcast(beta);
+  for (dp::idx p = 0; p < k; ++p) {
+    const R d = V::bcast(dz[p]);
+    typename V::T* w = W + p * ldw;
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; ++j) {
+      const R wv = V::load(w + j * Wd);
+      acc[j] = V::fma(d, wv, acc[j]);
+      V::store(w + j * Wd, V::fma(vb, wv, V::mul(va, V::mul(d, xv[j]))));
+    }
+  }
+  if (dx)
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; ++j) V::store(dx + j * Wd, acc[j]);
+}
