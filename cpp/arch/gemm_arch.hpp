@@ -97,8 +97,10 @@ struct GemmArch {
   // Packs a block of a transposed B (B stored n x k) into NR-wide panels like pack_b, with
   // vector transposes; null: the portable pack_b.
   void (*pack_b_trans)(const T* B, idx ldb, idx p0, idx k, idx j0, idx n, int NR, T* Bp) = nullptr;
-  // Fused batch-1 backward + SGD step on row_nr columns; null: the unfused products.
+  // Fused batch-1 backward + SGD step on row_nr columns, and on one vector (row_nr / 8 columns)
+  // for the edge; null: the unfused products.
   RowBackwardSgdKernel<T> row_backward_sgd = nullptr;
+  RowBackwardSgdKernel<T> row_backward_sgd_vec = nullptr;
 };
 
 }  // namespace dp

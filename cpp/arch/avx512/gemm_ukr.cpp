@@ -144,6 +144,15 @@ void drow_backward_sgd_avx512(idx k, const double* dz, double* W, idx ldw, const
   row_backward_sgd<VecF64, 8>(k, dz, W, ldw, x, dx, alpha, beta);
 }
 
+void srow_backward_sgd_vec_avx512(idx k, const float* dz, float* W, idx ldw, const float* x,
+                                  float* dx, float alpha, float beta) {
+  row_backward_sgd<VecF32, 1>(k, dz, W, ldw, x, dx, alpha, beta);
+}
+void drow_backward_sgd_vec_avx512(idx k, const double* dz, double* W, idx ldw, const double* x,
+                                  double* dx, double alpha, double beta) {
+  row_backward_sgd<VecF64, 1>(k, dz, W, ldw, x, dx, alpha, beta);
+}
+
 }  // namespace isa_avx512
 
 void fill_arch_avx512(GemmArch<float>& f32, GemmArch<double>& f64, GemmVariant variant) {
@@ -155,12 +164,13 @@ void fill_arch_avx512(GemmArch<float>& f32, GemmArch<double>& f64, GemmVariant v
          4, 4, isa_avx512::sgemm_dot_avx512_4x4,
          8*16, isa_avx512::sgemm_row_avx512, 8, isa_avx512::sgemm_row_dot_avx512,
          policy, intel ? "intel" : "zen4", isa_avx512::sgemm_ukr_rows_avx512_6x64,
-         isa_avx512::sgemm_pack_b_trans_avx512, isa_avx512::srow_backward_sgd_avx512};
+         isa_avx512::sgemm_pack_b_trans_avx512, isa_avx512::srow_backward_sgd_avx512,
+         isa_avx512::srow_backward_sgd_vec_avx512};
   f64 = {"avx512", 6, 32, 60, 256, 512, isa_avx512::dgemm_ukr_avx512_6x32,
          4, 4, isa_avx512::dgemm_dot_avx512_4x4,
          8*8, isa_avx512::dgemm_row_avx512, 8, isa_avx512::dgemm_row_dot_avx512,
          policy, intel ? "intel" : "zen4", isa_avx512::dgemm_ukr_rows_avx512_6x32, nullptr,
-         isa_avx512::drow_backward_sgd_avx512};
+         isa_avx512::drow_backward_sgd_avx512, isa_avx512::drow_backward_sgd_vec_avx512};
 }
 
 }  // namespace dp
