@@ -158,23 +158,26 @@ def test_vectorised_float32_activations_each_level(level, name):
 
 
 @pytest.mark.parametrize("l2", [0.0, 1e-3])
-def test_batch_one_sgd_step_matches_numpy_and_is_thread_independent(level, l2):
-    """Batch 1 with plain SGD runs the fused backward (delta below and update in one pass over W,
-    columns split across threads): wide enough layers that two threads share it, a partial panel
-    at the edge, equal to loss_and_grad's step to rounding and bitwise across thread counts."""
+@pytest.mark.parametrize("batch", [1, 5, 16])
+def test_small_batch_sgd_step_matches_numpy_and_is_thread_independent(level, l2, batch):
+    """A small batch with plain SGD runs the fused backward (delta below and update in one pass
+    over W, blocks of rows of W shared by the threads): wide enough layers that two threads share
+    it, partial panels at the edge, equal to loss_and_grad's step to rounding and bitwise across
+    thread counts."""
     rng = np.random.default_rng(11)
-    X = rng.standard_normal((6, 333)).astype(np.float32)
-    y = rng.integers(0, 7, 6)
+    X = rng.standard_normal((6 * batch, 333)).astype(np.float32)
+    y = rng.integers(0, 7, 6 * batch)
     old = dp.get_num_threads()
     try:
         runs = []
         for threads in (1, 2):
             dp.set_num_threads(threads)
             net = dp.MLP([333, 700, 300, 7], activation="relu", seed=2)
-            for i in range(len(X)):
+            for i in range(0, len(X), batch):
+                xb, yb = X[i:i + batch], y[i:i + batch]
                 theta = net.get_params().astype(np.float64)
-                _, grad = net.loss_and_grad(X[i:i + 1], y[i:i + 1], l2=l2)
-                net.train_step(X[i:i + 1], y[i:i + 1], lr=0.05, l2=l2)
+                _, grad = net.loss_and_grad(xb, yb, l2=l2)
+                net.train_step(xb, yb, lr=0.05, l2=l2)
                 np.testing.assert_allclose(net.get_params(), theta - 0.05 * grad, rtol=1e-5, atol=1e-6)
             runs.append(net.get_params())
     finally:

@@ -24,6 +24,11 @@ template <class T>
 using RowBackwardSgdKernel = void (*)(idx k, const T* dz, T* W, idx ldw, const T* x, T* dx,
                                       T alpha, T beta);
 
+// Small-batch form (ukr_template.hpp's rows_backward_sgd): n rows of dz, X and partial deltas.
+template <class T>
+using RowsBackwardSgdKernel = void (*)(idx k, idx n, const T* dz, idx ld_dz, T* W, idx ldw,
+                                       const T* X, idx ldx, T* part, idx ldp, T alpha, T beta);
+
 template <class T>
 using GemmDotKernel = void (*)(idx k, const T* A, idx lda, const T* B, idx ldb, T* C, idx ldc,
                                idx m, idx n, T alpha, T beta);
@@ -104,6 +109,9 @@ struct GemmArch {
   // for the edge; null: the unfused products.
   RowBackwardSgdKernel<T> row_backward_sgd = nullptr;
   RowBackwardSgdKernel<T> row_backward_sgd_vec = nullptr;
+  // Its small-batch form on 4 vectors (row_nr / 2 columns) and on one vector.
+  RowsBackwardSgdKernel<T> rows_backward_sgd = nullptr;
+  RowsBackwardSgdKernel<T> rows_backward_sgd_vec = nullptr;
 };
 
 }  // namespace dp

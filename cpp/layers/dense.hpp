@@ -23,12 +23,14 @@ template <class T>
 void dense_backward_weights(T* dW, const T* dZ, const T* X, idx n, idx in, idx out, T alpha,
                             T beta);
 
-// Batch 1 with a plain SGD step, fused (dense_sgd_row.cpp): dX = g'(prev_A) ⊙ (W_oldᵀ dz) (dX may
-// be null for the input layer) and W = (1 - lr l2) W - lr dz xᵀ in one pass over W. Returns
-// false, doing nothing, where the instruction set offers no fused kernel.
+// A small batch (n <= kFusedSgdMaxBatch) with a plain SGD step, fused (dense_sgd_fused.cpp):
+// dX = g'(prev_A) ⊙ (dZ W_old) (dX may be null for the input layer) and
+// W = (1 - lr l2) W - lr dZᵀ X in one pass over W. Returns false, doing nothing, where the batch
+// is larger or the instruction set offers no fused kernel.
+inline constexpr idx kFusedSgdMaxBatch = 16;
 template <class T>
-bool dense_backward_sgd_row(T* dX, const T* dz, T* W, const T* x, const T* prev_A, Act prev_act,
-                            idx in, idx out, T lr, T l2);
+bool dense_backward_sgd_fused(T* dX, const T* dZ, T* W, const T* X, const T* prev_A, Act prev_act,
+                              idx n, idx in, idx out, T lr, T l2);
 
 // db[j] = Σ_i dZ[i, j], summed row by row in a fixed order.
 template <class T>

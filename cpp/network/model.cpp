@@ -166,12 +166,13 @@ void Model<T>::backward(const T* X, idx n, BackpropWorkspace<T>& ws, const Gradi
     const T* a_in = l == 0 ? X : ws.act(l - 1);
     T* W = params_.data() + w_off_[l];
     T* b = params_.data() + bias_offset(l);
-    // Batch 1, plain SGD: the delta below and the update of W in one pass over W.
-    if (fused && n == 1 &&
-        dense_backward_sgd_row(l > 0 ? below : static_cast<T*>(nullptr), delta, W, a_in,
-                               l > 0 ? ws.act(l - 1) : nullptr, l > 0 ? acts_[l - 1] : Act::Identity,
-                               in_w, out_w, sink.lr, sink.l2)) {
-      for (idx j = 0; j < out_w; ++j) b[j] -= sink.lr * delta[j];
+    // Small batch, plain SGD: the delta below and the update of W in one pass over W.
+    if (fused && dense_backward_sgd_fused(l > 0 ? below : static_cast<T*>(nullptr), delta, W, a_in,
+                                          l > 0 ? ws.act(l - 1) : nullptr,
+                                          l > 0 ? acts_[l - 1] : Act::Identity, n, in_w, out_w,
+                                          sink.lr, sink.l2)) {
+      column_sums(ws.db(), delta, n, out_w);
+      for (idx j = 0; j < out_w; ++j) b[j] -= sink.lr * ws.db()[j];
       std::swap(delta, below);
       continue;
     }

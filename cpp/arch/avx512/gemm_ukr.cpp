@@ -153,6 +153,13 @@ void drow_backward_sgd_vec_avx512(idx k, const double* dz, double* W, idx ldw, c
   row_backward_sgd<VecF64, 1>(k, dz, W, ldw, x, dx, alpha, beta);
 }
 
+template <class V, int NV>
+void rows_sgd(idx k, idx n, const typename V::T* dz, idx ld_dz, typename V::T* W, idx ldw,
+              const typename V::T* X, idx ldx, typename V::T* part, idx ldp, typename V::T alpha,
+              typename V::T beta) {
+  rows_backward_sgd<V, NV>(k, n, dz, ld_dz, W, ldw, X, ldx, part, ldp, alpha, beta);
+}
+
 }  // namespace isa_avx512
 
 void fill_arch_avx512(GemmArch<float>& f32, GemmArch<double>& f64, GemmVariant variant) {
@@ -165,12 +172,14 @@ void fill_arch_avx512(GemmArch<float>& f32, GemmArch<double>& f64, GemmVariant v
          8*16, isa_avx512::sgemm_row_avx512, 8, isa_avx512::sgemm_row_dot_avx512,
          policy, intel ? "intel" : "zen4", isa_avx512::sgemm_ukr_rows_avx512_6x64,
          isa_avx512::sgemm_pack_b_trans_avx512, isa_avx512::srow_backward_sgd_avx512,
-         isa_avx512::srow_backward_sgd_vec_avx512};
+         isa_avx512::srow_backward_sgd_vec_avx512,
+         isa_avx512::rows_sgd<isa_avx512::VecF32, 4>, isa_avx512::rows_sgd<isa_avx512::VecF32, 1>};
   f64 = {"avx512", 6, 32, 60, 256, 512, isa_avx512::dgemm_ukr_avx512_6x32,
          4, 4, isa_avx512::dgemm_dot_avx512_4x4,
          8*8, isa_avx512::dgemm_row_avx512, 8, isa_avx512::dgemm_row_dot_avx512,
          policy, intel ? "intel" : "zen4", isa_avx512::dgemm_ukr_rows_avx512_6x32, nullptr,
-         isa_avx512::drow_backward_sgd_avx512, isa_avx512::drow_backward_sgd_vec_avx512};
+         isa_avx512::drow_backward_sgd_avx512, isa_avx512::drow_backward_sgd_vec_avx512,
+         isa_avx512::rows_sgd<isa_avx512::VecF64, 4>, isa_avx512::rows_sgd<isa_avx512::VecF64, 1>};
 }
 
 }  // namespace dp

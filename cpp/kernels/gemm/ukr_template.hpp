@@ -137,3 +137,43 @@ void row_backward_sgd(dp::idx k, const typename V::T* __restrict dz, typename V:
 #pragma GCC unroll 8
     for (int j = 0; j < NV; ++j) V::store(dx + j * Wd, acc[j]);
 }
+
+// The same for a small batch of n rows (dz: n x k at stride ld_dz, X: n rows at stride ldx, part:
+// n rows at stride ldp or null): part[i,:] = Σ_p dz[i,p] W[p,:] (old W, p ascending), then
+// W[p,:] = beta W[p,:] + alpha Σ_i dz[i,p] X[i,:] (i ascending). The partial rows and the X panel
+// stay in L1 while each element of W is loaded and stored once.
+template <class V, int NV>
+void rows_backward_sgd(dp::idx k, dp::idx n, const typename V::T* __restrict dz, dp::idx ld_dz,
+                       typename V::T* __restrict W, dp::idx ldw, const typename V::T* __restrict X,
+                       dp::idx ldx, typename V::T* __restrict part, dp::idx ldp,
+                       typename V::T alpha, typename V::T beta) {
+  using R = typename V::reg;
+  constexpr int Wd = V::width;
+  if (part)
+    for (dp::idx i = 0; i < n; ++i)
+#pragma GCC unroll 8
+      for (int j = 0; j < NV; ++j) V::store(part + i * ldp + j * Wd, V::zero());
+  const R va = V::bcast(alpha), vb = V::bcast(beta);
+  for (dp::idx p = 0; p < k; ++p) {
+    typename V::T* w = W + p * ldw;
+    R wv[NV], g[NV];
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; ++j) {
+      wv[j] = V::load(w + j * Wd);
+      g[j] = V::zero();
+    }
+    for (dp::idx i = 0; i < n; ++i) {
+      const R d = V::bcast(dz[i * ld_dz + p]);
+      const typename V::T* x = X + i * ldx;
+      if (part) {
+        typename V::T* q = part + i * ldp;
+#pragma GCC unroll 8
+        for (int j = 0; j < NV; ++j) V::store(q + j * Wd, V::fma(d, wv[j], V::load(q + j * Wd)));
+      }
+#pragma GCC unroll 8
+      for (int j = 0; j < NV; ++j) g[j] = V::fma(d, V::load(x + j * Wd), g[j]);
+    }
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; ++j) V::store(w + j * Wd, V::fma(vb, wv[j], V::mul(va, g[j])));
+  }
+}
