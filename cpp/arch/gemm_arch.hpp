@@ -102,9 +102,10 @@ struct GemmArch {
   const char* variant = "";
   // ukr with A's panel read as MR rows in place (see policy.a_rows_in_place); null: not offered.
   GemmMicroKernel<T> ukr_rows = nullptr;
-  // Packs a block of a transposed B (B stored n x k) into NR-wide panels like pack_b, with
-  // vector transposes; null: the portable pack_b.
-  void (*pack_b_trans)(const T* B, idx ldb, idx p0, idx k, idx j0, idx n, int NR, T* Bp) = nullptr;
+  // pack_b (kernels/gemm/pack.hpp) compiled for this instruction set, a transposed B with vector
+  // transposes; null: the portable pack_b.
+  void (*pack_b_panels)(const T* B, idx ldb, bool trans_b, idx p0, idx k, idx j0, idx n, int NR,
+                        T* Bp) = nullptr;
   // Fused batch-1 backward + SGD step on row_nr columns, and on one vector (row_nr / 8 columns)
   // for the edge; null: the unfused products.
   RowBackwardSgdKernel<T> row_backward_sgd = nullptr;

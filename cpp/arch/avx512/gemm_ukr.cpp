@@ -108,6 +108,31 @@ void sgemm_pack_b_trans_avx512(const float* B, idx ldb, idx p0, idx k, idx j0, i
   }
 }
 
+// pack_b of a plain B (rows contiguous in j): row copies, vectorised by this file's flags. (The
+// template in kernels/gemm/pack.hpp is not included here: its instantiations would clash with the
+// portable ones.)
+template <class T>
+void pack_b_rows(const T* B, idx ldb, idx p0, idx k, idx j0, idx n, int NR, T* Bp) {
+  for (idx jr = 0; jr < n; jr += NR) {
+    const idx nr = std::min<idx>(NR, n - jr);
+    T* dst = Bp + jr * k;
+    for (idx p = 0; p < k; ++p) {
+      const T* src = B + (p0 + p) * ldb + j0 + jr;
+      T* out = dst + p * NR;
+      for (idx j = 0; j < nr; ++j) out[j] = src[j];
+      for (idx j = nr; j < NR; ++j) out[j] = T(0);
+    }
+  }
+}
+
+void sgemm_pack_b_avx512(const float* B, idx ldb, bool trans_b, idx p0, idx k, idx j0, idx n,
+                         int NR, float* Bp) {
+  if (trans_b)
+    sgemm_pack_b_trans_avx512(B, ldb, p0, k, j0, n, NR, Bp);
+  else
+    pack_b_rows(B, ldb, p0, k, j0, n, NR, Bp);
+}
+
 void sgemm_dot_avx512_4x4(idx k, const float* A, idx lda, const float* B, idx ldb, float* C,
                           idx ldc, idx m, idx n, float alpha, float beta) {
   gemm_dot_nt<VecF32, 4, 4>(k, A, lda, B, ldb, C, ldc, m, n, alpha, beta);
@@ -171,7 +196,7 @@ void fill_arch_avx512(GemmArch<float>& f32, GemmArch<double>& f64, GemmVariant v
          4, 4, isa_avx512::sgemm_dot_avx512_4x4,
          8*16, isa_avx512::sgemm_row_avx512, 8, isa_avx512::sgemm_row_dot_avx512,
          policy, intel ? "intel" : "zen4", isa_avx512::sgemm_ukr_rows_avx512_6x64,
-         isa_avx512::sgemm_pack_b_trans_avx512, isa_avx512::srow_backward_sgd_avx512,
+         isa_avx512::sgemm_pack_b_avx512, isa_avx512::srow_backward_sgd_avx512,
          isa_avx512::srow_backward_sgd_vec_avx512,
          isa_avx512::rows_sgd<isa_avx512::VecF32, 4>, isa_avx512::rows_sgd<isa_avx512::VecF32, 1>};
   f64 = {"avx512", 6, 32, 60, 256, 512, isa_avx512::dgemm_ukr_avx512_6x32,

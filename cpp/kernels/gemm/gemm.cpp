@@ -79,8 +79,8 @@ void gemm_rectangle(const GemmArch<T>& arch, bool ta, bool tb, idx K, T alpha, c
       const bool last_k = pc + kc == K;
       const T beta_now = pc == 0 ? beta : T(1);
       if (nc_full < nc) {
-        if (tb && arch.pack_b_trans)
-          arch.pack_b_trans(B, ldb, pc, kc, jc + nc_full, nc - nc_full, NR, Bp + nc_full * kc);
+        if (arch.pack_b_panels)
+          arch.pack_b_panels(B, ldb, tb, pc, kc, jc + nc_full, nc - nc_full, NR, Bp + nc_full * kc);
         else
           pack_b(B, ldb, tb, pc, kc, jc + nc_full, nc - nc_full, NR, Bp + nc_full * kc);
       }
