@@ -6,6 +6,7 @@ row-major batch convention: X (n, fan_in), W (fan_out, fan_in), b (fan_out,).
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Optional, Tuple
 
 import numpy as np
@@ -69,6 +70,37 @@ def _out_array(out: Any, shape: tuple, dtype: np.dtype, *inputs: Tuple[np.ndarra
     return out
 
 
+_GEMM_CORE = {np.dtype(np.float32): _core.gemm_float32, np.dtype(np.float64): _core.gemm_float64}
+_NUMBER = (float, int)
+
+
+def _fast_gemm(A, B, trans_a, trans_b, alpha, beta, out) -> Optional[np.ndarray]:
+    """The product without the general checks, for the common call: C-contiguous 2-D ndarrays of
+    one float dtype, plain numbers, no out or a separate C-contiguous one of the right shape. At
+    GEMV sizes the general path's checks cost as much as the product. None: take that path
+    (which also words every error)."""
+    if type(A) is not np.ndarray or type(B) is not np.ndarray or A.ndim != 2 or B.ndim != 2:
+        return None
+    core = _GEMM_CORE.get(A.dtype)
+    if core is None or B.dtype != A.dtype or not (A.flags.c_contiguous and B.flags.c_contiguous):
+        return None
+    if type(alpha) not in _NUMBER or type(beta) not in _NUMBER or not (math.isfinite(alpha) and math.isfinite(beta)):
+        return None
+    M, K = (A.shape[1], A.shape[0]) if trans_a else A.shape
+    KB, N = (B.shape[1], B.shape[0]) if trans_b else B.shape
+    if KB != K:
+        return None
+    if out is None:
+        C, beta = np.empty((M, N), dtype=A.dtype), 0.0
+    elif (type(out) is np.ndarray and out.dtype == A.dtype and out.shape == (M, N) and out.flags.c_contiguous
+          and out.flags.writeable and not np.may_share_memory(out, A) and not np.may_share_memory(out, B)):
+        C = out
+    else:
+        return None
+    core(A, B, C, bool(trans_a), bool(trans_b), float(alpha), float(beta))
+    return C
+
+
 def gemm(A, B, trans_a: bool = False, trans_b: bool = False, alpha: float = 1.0, beta: float = 0.0,
          out: Optional[np.ndarray] = None) -> np.ndarray:
     """C = alpha · op(A) op(B) + beta · out, op(X) = Xᵀ when its flag is set.
@@ -78,6 +110,9 @@ def gemm(A, B, trans_a: bool = False, trans_b: bool = False, alpha: float = 1.0,
     A and B are read without a copy when their rows are contiguous (e.g. column slices of a
     larger matrix); other layouts are copied first.
     """
+    fast = _fast_gemm(A, B, trans_a, trans_b, alpha, beta, out)
+    if fast is not None:
+        return fast
     A, B = _floats((A, "A"), (B, "B"), ndims=(2, 2), strided=True)
     alpha = finite_float(alpha, "alpha")
     beta = finite_float(beta, "beta")
