@@ -143,30 +143,36 @@ class DataParallelEpoch:
         seg = np.diff(bounds)
         # One Alltoallv, in bytes: to rank s the segment s of each own subtree sum, then the own
         # micro-batches' (loss sum, mass), so that every rank gets every micro-batch's stats. The
-        # core writes the subtree sums straight into this layout; the stats go in the gaps.
-        send_counts = own * seg * size + 16 * leaves
-        places = np.concatenate([[0], np.cumsum(send_counts)[:-1]])
-        send = self._buffer("send", int(send_counts.sum()) // size, dtype)
+        # core writes the subtree sums straight into this layout; the stats go in the gaps. A
+        # rank's own group is not sent to itself: it is read where it lies.
+        groups = own * seg * size + 16 * leaves
+        places = np.concatenate([[0], np.cumsum(groups)[:-1]])
+        send = self._buffer("send", int(groups.sum()) // size, dtype)
         sent = send.view(np.uint8)
         if leaves:
             stats = self._tree_gradient(network, self._batch_rows(plan, received, a * m, min(e * m, b)), a, k, m,
                                         send, (bounds, places // size))
             own_stats = stats.reshape(-1).view(np.uint8)
             for s in range(p):
-                at = int(places[s] + send_counts[s]) - own_stats.size
+                at = int(places[s] + groups[s]) - own_stats.size
                 sent[at:at + own_stats.size] = own_stats
-        recv_counts = [len(nodes[r]) * int(seg[rank]) * size + 16 * int(first[r + 1] - first[r]) for r in range(p)]
-        recv = self._buffer("recv", sum(recv_counts), np.uint8)
-        self.comm.Alltoallv([sent, (send_counts.tolist(), places.tolist()), MPI.BYTE],
-                            [recv, (recv_counts, _displacements(recv_counts)), MPI.BYTE])
-        parts, all_stats, at = {}, [], 0
+        incoming = [len(nodes[r]) * int(seg[rank]) * size + 16 * int(first[r + 1] - first[r]) for r in range(p)]
+        incoming[rank] = 0
+        recv = self._buffer("recv", sum(incoming), np.uint8)
+        send_counts = groups.tolist()
+        send_counts[rank] = 0
+        self.comm.Alltoallv([sent, (send_counts, places.tolist()), MPI.BYTE],
+                            [recv, (incoming, _displacements(incoming)), MPI.BYTE])
+        parts: Dict[Node, np.ndarray] = {}
+        all_stats, at = [], 0
         for r in range(p):
+            source, start = (sent, int(places[rank])) if r == rank else (recv, at)
             for node in nodes[r]:
-                parts[node] = recv[at:at + int(seg[rank]) * size].view(dtype)
-                at += int(seg[rank]) * size
+                parts[node] = source[start:start + int(seg[rank]) * size].view(dtype)
+                start += int(seg[rank]) * size
             count = 16 * int(first[r + 1] - first[r])
-            all_stats.append(recv[at:at + count].view(np.float64).reshape(-1, 2))
-            at += count
+            all_stats.append(source[start:start + count].view(np.float64).reshape(-1, 2))
+            at += incoming[r]
         segment = grad[bounds[rank]:bounds[rank + 1]]
         combine_into(parts, k, segment, lambda level: self._buffer(f"combine{level}", segment.size, dtype))
         self.comm.Allgatherv(MPI.IN_PLACE, [grad, (seg.tolist(), bounds[:-1].tolist()), self.mpi_type(dtype)])
@@ -221,12 +227,13 @@ class _Plan:
     first[r + 1]) by rank r: contiguous, as owners grow with the row id."""
 
     def __init__(self, epoch: DataParallelEpoch, order: Optional[np.ndarray], r0: int, r1: int):
-        positions = np.arange(r0, r1, dtype=np.int64)
-        self.ids = np.sort(positions if order is None else order[positions])
+        self.ids = np.arange(r0, r1, dtype=np.int64) if order is None else np.sort(order[r0:r1])
         self.owner = np.searchsorted(epoch.offsets, self.ids, side="right") - 1
         m = epoch.micro
         self.b = b = r1 - r0
         self.k = k = -(-b // m)
+        if not epoch.deterministic:
+            return
         starts = np.arange(k) * m
         leaf_computer = self.owner[(starts + np.minimum(starts + m, b)) // 2]
         self.computer = leaf_computer[np.arange(b) // m]
