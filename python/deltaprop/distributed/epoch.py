@@ -14,6 +14,12 @@ Allgatherv gives every rank the whole sum. Nothing depends on the number of rank
 number of ranks gives the same bits. Fast mode: each rank's rows in one gradient call and an
 MPI Allreduce of the gradient: one collective, but the sum's rounding depends on the rank
 count and on the MPI library's algorithm.
+
+Per step a rank makes one core call for its gradient sums (Network.tree_gradient: its
+micro-batches computed apart and added in the tree, straight into the Alltoallv's send layout,
+or into the gradient buffer that the fast mode's Allreduce reduces in place) and one for the
+update (apply_gradient_sum: divides by the batch's mass in place); the flat buffers are made
+once and reused, so a step allocates no parameter-sized array.
 """
 from __future__ import annotations
 

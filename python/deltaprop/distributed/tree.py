@@ -7,6 +7,10 @@ processes, so the root has the same bits however the leaves are spread: a proces
 the contiguous leaves [a, b) sums the largest whole subtrees inside them (`cover`), and whoever
 holds every subtree of a partition of [0, K) finishes the sum in the same tree (`combine`).
 Addition is element-wise, so a slice of the parameters can be summed the same way.
+
+The core computes a rank's subtree sums itself (Network.tree_gradient, cpp/network/
+gradient_tree.hpp: the same tree, rounded the same way); `subtree_sum` is the reference it is
+tested against, and `combine_into` finishes a segment from the ranks' parts in reused buffers.
 """
 from __future__ import annotations
 
