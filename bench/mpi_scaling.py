@@ -4,8 +4,9 @@
     OMP_NUM_THREADS=1 mpiexec -n 2 python -m mpi4py bench/mpi_scaling.py det 1    # 2 ranks x 1 thread
     OMP_NUM_THREADS=1 mpiexec -n 2 python -m mpi4py bench/mpi_scaling.py fast 1
 
-Prints one JSON line (rank 0): samples/s, the best of `repeats` timed epochs after a warm-up
-epoch, and the time of one step's gradient computation on one rank (the cost model's compute).
+Prints one JSON line (rank 0): samples/s, the best of `repeats` timed epochs (an optional third
+argument, default 3; more on a busy machine) after a warm-up epoch, and the time of one step's
+gradient computation on one rank (the cost model's compute).
 """
 import json
 import sys
@@ -54,4 +55,4 @@ def main(mode: str, threads: int, repeats: int = 3) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]))
+    main(sys.argv[1], int(sys.argv[2]), *(int(a) for a in sys.argv[3:4]))

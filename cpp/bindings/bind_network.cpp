@@ -3,6 +3,7 @@
 #include <pybind11/functional.h>
 #include <pybind11/stl.h>
 #include <algorithm>
+#include <cmath>
 #include <optional>
 #include "../network/network.hpp"
 #include "checks.hpp"
@@ -98,6 +99,70 @@ py::tuple gradient_of(Network<T>& net, Array<T> X, std::optional<Array<std::int6
     loss = net.gradient(x, t, n, l2, g, w);
   }
   return py::make_tuple(loss, grad);
+}
+
+// The placement of tree_gradient's node sums in `out` (gradient_tree.hpp's TreeLayout): segment
+// bounds 0 = b0 <= b1 <= ... = num_params and one place per segment, or None for both (rows of
+// num_params). Every node's segment must lie inside out.
+inline TreeLayout checked_layout(const std::optional<Array<std::int64_t>>& bounds,
+                                 const std::optional<Array<std::int64_t>>& places, idx params,
+                                 idx nodes, idx out_size) {
+  if (bounds.has_value() != places.has_value())
+    throw py::value_error("bounds, places: give both or neither");
+  TreeLayout layout{{0, params}, {0}};
+  if (bounds) {
+    require_ndim(*bounds, 1, "bounds");
+    require_shape(*places, {bounds->shape(0) - 1}, "places");
+    if (bounds->shape(0) < 2)
+      throw py::value_error("bounds: expected at least 2 segment bounds, got " + shape_text(*bounds));
+    layout.bounds.assign(bounds->data(), bounds->data() + bounds->shape(0));
+    layout.places.assign(places->data(), places->data() + places->shape(0));
+  }
+  if (layout.bounds.front() != 0 || layout.bounds.back() != params)
+    throw py::value_error("bounds: expected 0 first and num_params (" + std::to_string(params) +
+                          ") last");
+  for (std::size_t s = 0; s < layout.places.size(); ++s) {
+    const idx n = layout.bounds[s + 1] - layout.bounds[s];
+    if (n < 0) throw py::value_error("bounds: expected non-decreasing segment bounds");
+    if (layout.places[s] < 0 || layout.places[s] + nodes * n > out_size)
+      throw py::value_error("out: segment " + std::to_string(s) + " of " + std::to_string(nodes) +
+                            " node(s) placed at " + std::to_string(layout.places[s]) +
+                            " does not fit in " + std::to_string(out_size) + " values");
+  }
+  return layout;
+}
+
+template <class T>
+void tree_gradient_of(Network<T>& net, Array<T> X, std::optional<Array<std::int64_t>> labels,
+                      std::optional<Array<T>> values, std::optional<Array<T>> weights,
+                      Array<double> masses, idx micro_batch, idx first, idx total, py::array out,
+                      py::array stats, std::optional<Array<std::int64_t>> bounds,
+                      std::optional<Array<std::int64_t>> places) {
+  MicroBatches<T> batch;
+  batch.n = checked_rows(net.model(), X);
+  TargetArrays<T> y{labels, values};
+  batch.y = y.target(net.model(), batch.n);
+  batch.weights = checked_weights(weights, batch.n);
+  if (micro_batch < 1)
+    throw py::value_error("micro_batch: expected rows >= 1, got " + std::to_string(micro_batch));
+  batch.micro = micro_batch;
+  const idx leaves = batch.count();
+  if (first < 0 || total < 1 || first + leaves > total)
+    throw py::value_error("first, total: the " + std::to_string(leaves) + " micro-batch(es) from " +
+                          std::to_string(first) + " do not lie in a tree of " +
+                          std::to_string(total));
+  require_shape(masses, {leaves}, "masses");
+  batch.masses = masses.data();
+  batch.first = first;
+  batch.total = total;
+  batch.X = X.data();
+  double* st = output_data<double>(stats, {leaves, 2}, "stats");
+  T* o = output_data<T>(out, {}, "out", false);
+  const idx nodes = idx(tree_cover(first, first + leaves, total).size());
+  const TreeLayout layout = checked_layout(bounds, places, net.model().num_params(), nodes,
+                                           idx(out.size()));
+  py::gil_scoped_release nogil;
+  net.tree_gradient(batch, layout, o, st);
 }
 
 template <class T>
@@ -216,6 +281,28 @@ void bind_network_type(py::module_& m, const char* name) {
            "One optimizer step from a gradient of the data loss (as gradient(l2=0) gives, e.g. "
            "averaged over shards); the coupled L2 term (cfg.l2, over `mass` with l2_per_sample) "
            "is added here")
+      .def("tree_gradient", &tree_gradient_of<T>, py::arg("X"), py::arg("labels"),
+           py::arg("values"), py::arg("weights"), py::arg("masses"), py::arg("micro_batch"),
+           py::arg("first"), py::arg("total"), py::arg("out"), py::arg("stats"),
+           py::arg("bounds") = py::none(), py::arg("places") = py::none(),
+           "The rows of micro-batches first, first + 1, ... (micro_batch rows each, the last may "
+           "hold fewer) of a batch of `total` micro-batches: each one's gradient sum (the gradient "
+           "of its mean loss times its mass, masses[i]: rows or weight sum) added in the fixed "
+           "tree over the micro-batch index, into out: the sums of the largest whole subtrees "
+           "inside those micro-batches, left to right (rows of num_params, or segment s of node j "
+           "at places[s] + j * (bounds[s + 1] - bounds[s])); stats (micro-batches, 2) receives "
+           "each one's (loss sum, mass). Nothing is allocated; the parameters are unchanged")
+      .def("apply_gradient_sum",
+           [](Net& net, py::array grad_sum, const OptimConfig& cfg, double mass) {
+             T* g = output_data<T>(grad_sum, {net.model().num_params()}, "grad_sum");
+             if (!(mass > 0.0) || !std::isfinite(mass))
+               throw py::value_error("mass: expected a finite number > 0, got " + std::to_string(mass));
+             py::gil_scoped_release nogil;
+             net.apply_gradient_sum(g, cfg, mass);
+           },
+           py::arg("grad_sum"), py::arg("cfg"), py::arg("mass"),
+           "apply_gradient(grad_sum / mass, cfg, mass) without a copy: grad_sum is divided in "
+           "place (it is scratch afterwards)")
       .def("train_step_sgd",
            [](Net& net, Array<T> X, std::optional<Array<std::int64_t>> labels,
               std::optional<Array<T>> values, T lr, T l2) {

@@ -14,6 +14,11 @@ template <class T>
 void sgd_momentum_update(T* params, T* velocity, const T* grad, idx count, T lr, T momentum,
                          bool nesterov);
 
+// Plain SGD from a gradient sum over `mass` rows: p -= lr · (g / mass), the division rounded
+// on its own (as dividing first, then stepping, would); grad_sum is only read.
+template <class T>
+void sgd_update_from_sum(T* params, const T* grad_sum, idx count, T lr, T mass);
+
 // Adam (Kingma & Ba, with torch's epsilon placement), at 1-based step `step`:
 //   m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g²;
 //   p -= lr / (1 - b1^step) · m / (sqrt(v) / sqrt(1 - b2^step) + eps).

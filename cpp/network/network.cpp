@@ -1,4 +1,5 @@
 #include "network.hpp"
+#include "../kernels/optimizers.hpp"
 #include <utility>
 
 namespace dp {
@@ -13,6 +14,28 @@ template <class T>
 void Network<T>::apply_gradient(T* grad, const OptimConfig& cfg, double mass) {
   std::lock_guard<std::mutex> lock(train_mutex_);
   opt_.apply(model_, grad, cfg, T(cfg.l2_for_batch(mass)));
+}
+
+template <class T>
+void Network<T>::tree_gradient(const MicroBatches<T>& batch, const TreeLayout& layout, T* out,
+                               double* stats) {
+  std::lock_guard<std::mutex> lock(train_mutex_);
+  tree_.sum(model_, trainer_, batch, layout, out, stats);
+}
+
+template <class T>
+void Network<T>::apply_gradient_sum(T* grad_sum, const OptimConfig& cfg, double mass) {
+  std::lock_guard<std::mutex> lock(train_mutex_);
+  const T divisor = T(mass);  // one division per element, rounded as numpy's grad /= T(mass)
+  const T l2 = T(cfg.l2_for_batch(mass));
+  const idx count = model_.num_params();
+  if (cfg.is_plain_sgd() && l2 == T(0)) {  // what opt_.apply would do, in one pass
+    sgd_update_from_sum(model_.params(), grad_sum, count, T(cfg.lr), divisor);
+    opt_.count_fused_step();
+    return;
+  }
+  for (idx i = 0; i < count; ++i) grad_sum[i] /= divisor;
+  opt_.apply(model_, grad_sum, cfg, l2);
 }
 
 template <class T>

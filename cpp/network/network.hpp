@@ -15,6 +15,7 @@
 #include <vector>
 #include "../common/base.hpp"
 #include "../kernels/losses.hpp"
+#include "gradient_tree.hpp"
 #include "model.hpp"
 #include "optimizer_state.hpp"
 #include "trainer.hpp"
@@ -39,6 +40,12 @@ class Network {
   // optimizer's update. So `grad` is the gradient of the data loss alone: gradient(l2 = 0).
   // `grad` is used as scratch (it is clipped and the L2 term added in place).
   void apply_gradient(T* grad, const OptimConfig& cfg, double mass);
+  // The gradient sums of consecutive micro-batches added in the fixed tree (gradient_tree.hpp):
+  // the cover's subtree sums into out, placed by `layout`; stats (leaves, 2): (loss sum, mass).
+  void tree_gradient(const MicroBatches<T>& batch, const TreeLayout& layout, T* out, double* stats);
+  // apply_gradient of grad_sum / mass (mass > 0: the batch's rows or weight sum), dividing in
+  // place: grad_sum is scratch afterwards.
+  void apply_gradient_sum(T* grad_sum, const OptimConfig& cfg, double mass);
   // One fused minibatch SGD step; returns the loss before the update (with the L2 term).
   double train_step_sgd(const T* X, Target<T> y, idx n, T lr, T l2);
   // One step of any optimizer (plain SGD goes through the fused path); `weights` may be null.
@@ -59,6 +66,7 @@ class Network {
   Model<T> model_;
   OptimizerState<T> opt_;
   Trainer<T> trainer_;
+  GradientTree<T> tree_;
   std::mutex train_mutex_;
 };
 

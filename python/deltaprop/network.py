@@ -299,6 +299,33 @@ class Network:
         loss, grad = self._core.gradient(X, labels, values, l2, weights)
         return float(loss), grad
 
+    def tree_gradient(self, X: np.ndarray, labels: Optional[np.ndarray], values: Optional[np.ndarray],
+                      weights: Optional[np.ndarray], masses: np.ndarray, micro_batch: int, first: int, total: int,
+                      out: np.ndarray, stats: np.ndarray, bounds: Optional[np.ndarray] = None,
+                      places: Optional[np.ndarray] = None) -> None:
+        """The gradient sums of the micro-batches first, first + 1, ... (`micro_batch` rows each
+        of X, the last may hold fewer) of a batch of `total` micro-batches, added in the fixed tree
+        of deltaprop.distributed.tree, in one core call: into `out` (the network's dtype, reused
+        by the caller) the sums of the largest whole subtrees inside those micro-batches (rows of
+        num_params, or segment s of node j at places[s] + j·(bounds[s+1] - bounds[s])); each
+        micro-batch's (loss sum, mass) into stats (micro-batches, 2). masses: each micro-batch's
+        rows or weight sum (float64). Bitwise the same as loss_and_grad per micro-batch, times
+        its mass, added in the tree."""
+        _host_only(X, "tree_gradient")
+        if self.on_device:
+            raise TypeError("tree_gradient: computes on the host; this network is on a GPU")
+        self._core.tree_gradient(X, labels, values, weights, masses, micro_batch, first, total, out, stats,
+                                 bounds, places)
+
+    def apply_gradient_sum(self, grad_sum: np.ndarray, config: Any, mass: float) -> None:
+        """apply_gradient(grad_sum / mass, config, mass) without a copy: grad_sum (the network's
+        dtype) is divided in place and is scratch afterwards; mass > 0."""
+        if self.on_device:
+            grad_sum /= grad_sum.dtype.type(mass)
+            self._core.apply_gradient(grad_sum, config, mass)
+            return
+        self._core.apply_gradient_sum(grad_sum, config, mass)
+
     def apply_gradient(self, grad: np.ndarray, config: Any, mass: Optional[float] = None) -> None:
         """One optimizer step from `grad`, the gradient of the data loss alone (loss_and_grad with
         l2 = 0, e.g. summed across processes): the core adds config's L2 term (over `mass`, the

@@ -14,16 +14,23 @@ Allgatherv gives every rank the whole sum. Nothing depends on the number of rank
 number of ranks gives the same bits. Fast mode: each rank's rows in one gradient call and an
 MPI Allreduce of the gradient: one collective, but the sum's rounding depends on the rank
 count and on the MPI library's algorithm.
+
+Per step a rank makes one core call for its gradient sums (Network.tree_gradient: its
+micro-batches computed apart and added in the tree, straight into the Alltoallv's send layout,
+or into the gradient buffer that the fast mode's Allreduce reduces in place) and one for the
+update (apply_gradient_sum: divides by the batch's mass in place); the flat buffers are made
+once and reused, so a step allocates no parameter-sized array.
 """
 from __future__ import annotations
 
-from typing import Any, List, Optional, Tuple
+from functools import lru_cache
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from ..network import Network
 from ..training.driver import TrainingData
-from .tree import combine, cover, subtree_sum
+from .tree import Node, combine_into, cover
 
 __all__ = ["DataParallelEpoch", "MICRO_BATCH"]
 
@@ -34,7 +41,7 @@ EXCHANGE_EVERY = 32  # batches whose straddling rows are exchanged at once
 class DataParallelEpoch:
     """run_epoch for the driver: `local` is this rank's block of rows, offsets (size + 1,) the
     first global row of every rank's block; the driver's `data` argument (with the global row
-    count) is not read."""
+    count) is not read. Every step works in flat buffers made once (`_buffer`) and reused."""
 
     def __init__(self, comm: Any, local: TrainingData, offsets: np.ndarray, deterministic: bool = True,
                  micro_batch: int = MICRO_BATCH):
@@ -45,10 +52,12 @@ class DataParallelEpoch:
         self.n = int(self.offsets[-1])
         self.deterministic, self.micro = deterministic, micro_batch
         self.mpi_type = mpi_type
+        self._buffers: Dict[str, np.ndarray] = {}
 
     def __call__(self, network: Network, data: Any, order: Optional[np.ndarray], batch_size: int,
                  config: Any) -> float:
         total = mass = 0.0
+        self._loss_here = 0.0  # fast mode without weights: this rank's loss sums, added up at the end
         starts = list(range(0, self.n, batch_size))
         for g in range(0, len(starts), EXCHANGE_EVERY):
             plans = [_Plan(self, order, r0, min(r0 + batch_size, self.n)) for r0 in starts[g:g + EXCHANGE_EVERY]]
@@ -60,37 +69,65 @@ class DataParallelEpoch:
             for batch_loss, batch_mass in results:
                 total += batch_loss * batch_mass
                 mass += batch_mass
+        if not self.deterministic and self.local.weights is None:
+            total += self.comm.allreduce(self._loss_here)
         return total / mass if mass > 0 else 0.0
+
+    def _buffer(self, name: str, size: int, dtype: Any) -> np.ndarray:
+        """A flat array of `size` values kept between steps (made again only to grow)."""
+        buffer = self._buffers.get(name)
+        if buffer is None or buffer.size < size or buffer.dtype != dtype:
+            buffer = self._buffers[name] = np.empty(size, dtype)
+        return buffer[:size]
 
     # ------------------------------------------------------------------ the update
     def _apply(self, network: Network, grad_sum: np.ndarray, loss_mass: float, mass: float,
                config: Any) -> Tuple[float, float]:
         if mass <= 0:  # every row of the batch weighs zero: no step, as a zero-weight batch gives nothing
             return 0.0, 0.0
-        grad_sum /= grad_sum.dtype.type(mass)
         loss = loss_mass / mass + _l2_penalty(network, config, mass)  # the loss as a train step reports it
-        network.apply_gradient(grad_sum, config, mass)
+        network.apply_gradient_sum(grad_sum, config, mass)  # grad_sum / mass, in place
         return loss, mass
 
     def _rows(self, local_rows: np.ndarray) -> TrainingData:
         return TrainingData(*(None if a is None else np.ascontiguousarray(a[local_rows]) for a in self.local))
 
-    def _gradient_sum(self, network: Network, rows: TrainingData) -> Tuple[np.ndarray, float, float]:
-        """(gradient sum, loss sum, mass) of some rows: loss_and_grad's means times the mass."""
-        mass = float(rows.n) if rows.weights is None else float(np.sum(rows.weights, dtype=np.float64))
-        if rows.n == 0 or mass <= 0:
-            return np.zeros(network.num_params, dtype=network.dtype), 0.0, 0.0
-        loss, grad = network.loss_and_grad(rows.X, rows.labels, rows.values, 0.0, rows.weights)
-        grad *= grad.dtype.type(mass)
-        return grad, loss * mass, mass
+    def _tree_gradient(self, network: Network, rows: List[Optional[np.ndarray]], first: int, total: int,
+                       micro: int, out: np.ndarray, layout: Tuple[Any, Any] = (None, None)) -> np.ndarray:
+        """The gradient sums of micro-batches first, first + 1, ... (their rows: X, labels,
+        values, weights) added in the tree over `total` micro-batches, into `out` (one core
+        call); returns their (loss sum, mass) rows, with the masses computed as they always
+        were (rows, or the float64 sum of the weights)."""
+        X, labels, values, weights = rows
+        n = X.shape[0]
+        leaves = -(-n // micro)
+        stats = self._buffer("stats", 2 * leaves, np.float64).reshape(leaves, 2)
+        if weights is None:
+            masses = np.full(leaves, float(micro))
+            masses[-1] = float(n - (leaves - 1) * micro)
+        else:
+            masses = np.array([float(np.sum(weights[i:i + micro], dtype=np.float64)) for i in range(0, n, micro)])
+        network.tree_gradient(X, labels, values, weights, masses, micro, first, total, out, stats, *layout)
+        return stats
 
     # ------------------------------------------------------------------ fast mode
     def _allreduce_step(self, network: Network, plan: "_Plan", config: Any) -> Tuple[float, float]:
+        """One Allreduce of the gradient sum, in place in the reused buffer. Without weights the
+        batch's mass is its row count, known everywhere, and the loss sums are added up across
+        ranks once per epoch; with weights a second Allreduce adds up (loss sum, mass)."""
         from mpi4py import MPI
-        mine = plan.ids[plan.owner == self.rank] - self.offsets[self.rank]
-        grad, loss_mass, mass = self._gradient_sum(network, self._rows(mine))
-        self.comm.Allreduce(MPI.IN_PLACE, [grad, self.mpi_type(grad.dtype)], op=MPI.SUM)  # in place: no copy
-        sums = np.array([loss_mass, mass])
+        rows = self._rows(plan.ids[plan.owner == self.rank] - self.offsets[self.rank])
+        grad = self._buffer("grad", network.num_params, network.dtype)
+        sums = self._buffer("sums", 2, np.float64)  # loss sum, mass
+        if rows.n == 0:
+            grad.fill(0)
+            sums.fill(0)
+        else:  # this rank's rows as one micro-batch: its gradient sum
+            sums[:] = self._tree_gradient(network, list(rows), 0, 1, rows.n, grad)[0]
+        self.comm.Allreduce(MPI.IN_PLACE, [grad, self.mpi_type(grad.dtype)], op=MPI.SUM)
+        if self.local.weights is None:  # the same on every rank (DataParallel.common_weights)
+            self._loss_here += float(sums[0])
+            return self._apply(network, grad, 0.0, float(plan.b), config)
         self.comm.Allreduce(MPI.IN_PLACE, [sums, MPI.DOUBLE], op=MPI.SUM)
         return self._apply(network, grad, float(sums[0]), float(sums[1]), config)
 
@@ -101,51 +138,55 @@ class DataParallelEpoch:
         m, b, k, p, rank = self.micro, plan.b, plan.k, self.size, self.rank
         first = plan.first
         a, e = int(first[rank]), int(first[rank + 1])
-        batch = self._batch_rows(plan, received, min(a * m, b), min(e * m, b))
-        stats = np.zeros((e - a, 2))  # per own micro-batch: loss sum, mass
-
-        def leaf(j: int) -> np.ndarray:
-            lo, hi = (j - a) * m, min((j - a + 1) * m, b - a * m)
-            grad, stats[j - a, 0], stats[j - a, 1] = self._gradient_sum(network, TrainingData(
-                *(None if x is None else x[lo:hi] for x in batch)))
-            return grad
-
-        mine = {node: subtree_sum(node, leaf) for node in cover(a, e, k)}
-        nodes = [cover(int(first[r]), int(first[r + 1]), k) for r in range(p)]
         n_params, dtype = network.num_params, network.dtype
-        bounds = [s * n_params // p for s in range(p + 1)]
-        seg = [bounds[s + 1] - bounds[s] for s in range(p)]
-        # One Alltoallv, in bytes: to rank s the segment s of each own subtree sum, then the
-        # own micro-batches' (loss sum, mass), so that every rank gets every micro-batch's stats.
-        own_stats = stats.reshape(-1).view(np.uint8)
-        send = np.concatenate([self._message(mine, nodes[rank], bounds, s, own_stats) for s in range(p)])
-        send_counts = [len(nodes[rank]) * seg[s] * dtype.itemsize + own_stats.size for s in range(p)]
-        recv_counts = [len(nodes[r]) * seg[rank] * dtype.itemsize + 16 * int(first[r + 1] - first[r])
-                       for r in range(p)]
-        recv = np.empty(sum(recv_counts), np.uint8)
-        self.comm.Alltoallv([send, (send_counts, _displacements(send_counts)), MPI.BYTE],
-                            [recv, (recv_counts, _displacements(recv_counts)), MPI.BYTE])
-        parts, all_stats, at = {}, [], 0
+        grad = self._buffer("grad", n_params, dtype)
+        if p == 1:  # the whole tree on this rank: its root is the batch's gradient sum
+            stats = self._tree_gradient(network, self._batch_rows(plan, received, 0, b), 0, k, m, grad)
+            return self._apply(network, grad, *_totals(stats), config)
+        nodes = [_cover(int(first[r]), int(first[r + 1]), k) for r in range(p)]
+        own, leaves, size = len(nodes[rank]), e - a, dtype.itemsize
+        bounds = self._bounds(n_params)
+        seg = np.diff(bounds)
+        # One Alltoallv, in bytes: to rank s the segment s of each own subtree sum, then the own
+        # micro-batches' (loss sum, mass), so that every rank gets every micro-batch's stats. The
+        # core writes the subtree sums straight into this layout; the stats go in the gaps. A
+        # rank's own group is not sent to itself: it is read where it lies.
+        groups = own * seg * size + 16 * leaves
+        places = np.concatenate([[0], np.cumsum(groups)[:-1]])
+        send = self._buffer("send", int(groups.sum()) // size, dtype)
+        sent = send.view(np.uint8)
+        if leaves:
+            stats = self._tree_gradient(network, self._batch_rows(plan, received, a * m, min(e * m, b)), a, k, m,
+                                        send, (bounds, places // size))
+            own_stats = stats.reshape(-1).view(np.uint8)
+            for s in range(p):
+                at = int(places[s] + groups[s]) - own_stats.size
+                sent[at:at + own_stats.size] = own_stats
+        incoming = [len(nodes[r]) * int(seg[rank]) * size + 16 * int(first[r + 1] - first[r]) for r in range(p)]
+        incoming[rank] = 0
+        recv = self._buffer("recv", sum(incoming), np.uint8)
+        send_counts = groups.tolist()
+        send_counts[rank] = 0
+        self.comm.Alltoallv([sent, (send_counts, places.tolist()), MPI.BYTE],
+                            [recv, (incoming, _displacements(incoming)), MPI.BYTE])
+        parts: Dict[Node, np.ndarray] = {}
+        all_stats, at = [], 0
         for r in range(p):
+            source, start = (sent, int(places[rank])) if r == rank else (recv, at)
             for node in nodes[r]:
-                parts[node] = recv[at:at + seg[rank] * dtype.itemsize].view(dtype)
-                at += seg[rank] * dtype.itemsize
-            size = 16 * int(first[r + 1] - first[r])
-            all_stats.append(recv[at:at + size].view(np.float64).reshape(-1, 2))
-            at += size
-        segment = combine(parts, k) if k else np.zeros(seg[rank], dtype)
-        grad = np.empty(n_params, dtype)
-        self.comm.Allgatherv([segment, self.mpi_type(dtype)], [grad, (seg, bounds[:-1]), self.mpi_type(dtype)])
-        loss_mass = mass = 0.0
-        for row in np.concatenate(all_stats):  # in micro-batch order on every rank
-            loss_mass += float(row[0])
-            mass += float(row[1])
-        return self._apply(network, grad, loss_mass, mass, config)
+                parts[node] = source[start:start + int(seg[rank]) * size].view(dtype)
+                start += int(seg[rank]) * size
+            count = 16 * int(first[r + 1] - first[r])
+            all_stats.append(source[start:start + count].view(np.float64).reshape(-1, 2))
+            at += incoming[r]
+        segment = grad[bounds[rank]:bounds[rank + 1]]
+        combine_into(parts, k, segment, lambda level: self._buffer(f"combine{level}", segment.size, dtype))
+        self.comm.Allgatherv(MPI.IN_PLACE, [grad, (seg.tolist(), bounds[:-1].tolist()), self.mpi_type(dtype)])
+        return self._apply(network, grad, *_totals(np.concatenate(all_stats)), config)
 
-    @staticmethod
-    def _message(mine: Any, nodes: List[Any], bounds: List[int], s: int, own_stats: np.ndarray) -> np.ndarray:
-        pieces = [mine[node][bounds[s]:bounds[s + 1]].view(np.uint8) for node in nodes]
-        return np.concatenate(pieces + [own_stats]) if pieces else own_stats
+    def _bounds(self, n_params: int) -> np.ndarray:
+        """Segment s = parameters [bounds[s], bounds[s + 1]) is finished by rank s."""
+        return np.array([s * n_params // self.size for s in range(self.size + 1)], np.int64)
 
     def _exchange_rows(self, plans: List["_Plan"]) -> List[List[Any]]:
         """For each batch, the rows this rank needs from each other rank (the foreign rows of the
@@ -192,17 +233,32 @@ class _Plan:
     first[r + 1]) by rank r: contiguous, as owners grow with the row id."""
 
     def __init__(self, epoch: DataParallelEpoch, order: Optional[np.ndarray], r0: int, r1: int):
-        positions = np.arange(r0, r1, dtype=np.int64)
-        self.ids = np.sort(positions if order is None else order[positions])
+        self.ids = np.arange(r0, r1, dtype=np.int64) if order is None else np.sort(order[r0:r1])
         self.owner = np.searchsorted(epoch.offsets, self.ids, side="right") - 1
         m = epoch.micro
         self.b = b = r1 - r0
         self.k = k = -(-b // m)
+        if not epoch.deterministic:
+            return
         starts = np.arange(k) * m
         leaf_computer = self.owner[(starts + np.minimum(starts + m, b)) // 2]
         self.computer = leaf_computer[np.arange(b) // m]
         self.foreign = self.owner != self.computer
         self.first = np.searchsorted(leaf_computer, np.arange(epoch.size + 1), side="left")
+
+
+@lru_cache(maxsize=1024)
+def _cover(a: int, b: int, k: int) -> Tuple[Node, ...]:
+    return tuple(cover(a, b, k))
+
+
+def _totals(stats: np.ndarray) -> Tuple[float, float]:
+    """(loss sum, mass) of a batch: its micro-batches' in micro-batch order, added one by one."""
+    loss_mass = mass = 0.0
+    for loss, weight in stats.tolist():
+        loss_mass += loss
+        mass += weight
+    return loss_mass, mass
 
 
 def _l2_penalty(network: Network, config: Any, mass: float) -> float:

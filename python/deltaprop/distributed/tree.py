@@ -7,6 +7,10 @@ processes, so the root has the same bits however the leaves are spread: a proces
 the contiguous leaves [a, b) sums the largest whole subtrees inside them (`cover`), and whoever
 holds every subtree of a partition of [0, K) finishes the sum in the same tree (`combine`).
 Addition is element-wise, so a slice of the parameters can be summed the same way.
+
+The core computes a rank's subtree sums itself (Network.tree_gradient, cpp/network/
+gradient_tree.hpp: the same tree, rounded the same way); `subtree_sum` is the reference it is
+tested against, and `combine_into` finishes a segment from the ranks' parts in reused buffers.
 """
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from typing import Callable, Dict, List, Tuple
 
 import numpy as np
 
-__all__ = ["cover", "subtree_sum", "combine"]
+__all__ = ["Node", "cover", "subtree_sum", "combine", "combine_into"]
 
 Node = Tuple[int, int]
 
@@ -52,15 +56,30 @@ def subtree_sum(node: Node, leaf: Callable[[int], np.ndarray]) -> np.ndarray:
 
 def combine(parts: Dict[Node, np.ndarray], k: int) -> np.ndarray:
     """The root of the tree over [0, k) from the sums of subtrees that partition [0, k)."""
+    some = next(iter(parts.values()))
+    out = np.empty_like(some)
+    return combine_into(parts, k, out, lambda level: np.empty_like(some))
 
-    def node(lo: int, hi: int) -> np.ndarray:
-        if (lo, hi) in parts:
-            return parts[(lo, hi)].copy()
+
+def combine_into(parts: Dict[Node, np.ndarray], k: int, out: np.ndarray,
+                 scratch: Callable[[int], np.ndarray]) -> np.ndarray:
+    """combine into `out`, the parts only read: scratch(level) gives an array like out for
+    the partial sums at that depth (the caller may keep them between calls)."""
+
+    def node(lo: int, hi: int, level: int, into: np.ndarray) -> np.ndarray:
+        # Writes only `into` and scratch(level' >= level): the left half goes where the sum
+        # goes, the right half one level further.
+        part = parts.get((lo, hi))
+        if part is not None:
+            return part
         if hi - lo <= 1:
             raise ValueError(f"combine: leaf {lo} is in no part")
         mid = (lo + hi) // 2
-        left = node(lo, mid)
-        left += node(mid, hi)
-        return left
+        left = node(lo, mid, level + 1, into)
+        right = node(mid, hi, level + 1, scratch(level))
+        return np.add(left, right, out=into)
 
-    return node(0, k)
+    root = node(0, k, 0, out)
+    if root is not out:
+        np.copyto(out, root)
+    return out
