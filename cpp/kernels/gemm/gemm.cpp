@@ -246,8 +246,15 @@ void gemm(bool trans_a, bool trans_b, idx M, idx N, idx K, T alpha, const T* A, 
                                 ? arch.policy.streaming_flops_per_thread
                                 : arch.policy.compute_flops_per_thread;
   int team = threads_for_work(2.0 * double(M) * double(N) * double(K), per_thread);
-  // Split the larger tile count; never split K (that would reorder sums across threads).
-  const bool split_n = n_tiles >= m_tiles || n_tiles >= 4 * team;
+  // Split the larger tile count, unless the tiles of N share out unevenly where those of M do
+  // not (a weight gradient of 784 columns is 13 tiles: 7 + 6; splitting its 86 row tiles instead
+  // measured 15-20% faster at 2 threads); never split K (that would reorder sums across
+  // threads). Who computes a tile never changes its bits.
+  auto imbalance = [team](idx tiles) {
+    return double(ceil_div(tiles, team) * team) / double(tiles);
+  };
+  const bool split_n = (n_tiles >= m_tiles || n_tiles >= 4 * team) &&
+                       !(team > 1 && imbalance(m_tiles) < 0.97 * imbalance(n_tiles));
   team = static_cast<int>(std::min<idx>(team, split_n ? n_tiles : m_tiles));
 
   // Reserve all scratch before the parallel region: nothing inside it can throw.
