@@ -1,16 +1,91 @@
 #include "optimizer_state.hpp"
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
+#include <type_traits>
 #include <utility>
 #include "../kernels/optimizers.hpp"
+#include "../runtime/dispatch.hpp"
+#include "../runtime/threads.hpp"
 
 namespace dp {
+namespace {
+
+// Elements per thread below which a second thread costs more than it saves (a fork/join is a
+// few µs; Adam streams ~4 arrays at a few ns per element).
+constexpr idx kAdamElementsPerThread = 16384;
+
+template <class T>
+void (*adam_kernel())(const AdamSpan<T>&) {
+  if constexpr (std::is_same_v<T, float>) return active_vmath().adam_f32;
+  else return active_vmath().adam_f64;
+}
+
+// Adam over one span, split across threads in whole 64-byte lines: each element is computed
+// alone, so the result does not depend on the split.
+template <class T>
+void adam_threaded(const AdamSpan<T>& span) {
+  const auto kernel = adam_kernel<T>();
+  constexpr idx kLine = 64 / idx(sizeof(T));
+  const idx lines = (span.count + kLine - 1) / kLine;
+  const int team = static_cast<int>(std::min<idx>(
+      lines, std::max<idx>(1, std::min<idx>(get_num_threads(), span.count / kAdamElementsPerThread))));
+  if (team <= 1) return kernel(span);
+#pragma omp parallel for num_threads(team) schedule(static, 1)
+  for (int t = 0; t < team; ++t) {
+    const idx begin = std::min(span.count, lines * t / team * kLine);
+    const idx end = std::min(span.count, lines * (t + 1) / team * kLine);
+    AdamSpan<T> part = span;
+    part.params += begin;
+    part.m += begin;
+    part.v += begin;
+    part.grad += begin;
+    part.count = end - begin;
+    kernel(part);
+  }
+}
+
+}  // namespace
+
+// Adam with the coupled L2 term folded into the update's pass (no clipping, no decoupled decay:
+// both need the whole L2-added gradient, or change W, before the update): the bits of
+// add_l2_gradient followed by adam_update, in one pass over memory and in vectors of the CPU's
+// width.
+template <class T>
+void OptimizerState<T>::apply_adam_fused(Model<T>& model, const T* grad, const OptimConfig& cfg,
+                                         T l2) {
+  // As adam_update: bias corrections in double (1 - b^t loses digits in float for b near 1).
+  const double bc1 = 1.0 - std::pow(double(T(cfg.beta1)), double(steps_));
+  const double bc2 = 1.0 - std::pow(double(T(cfg.beta2)), double(steps_));
+  AdamSpan<T> span{model.params(), adam_m_.data(), adam_v_.data(), grad, 0,
+                   T(double(T(cfg.lr)) / bc1), T(1.0 / std::sqrt(bc2)), T(cfg.beta1),
+                   T(cfg.beta2), T(cfg.eps), T(0)};
+  for (idx l = 0; l < model.num_layers(); ++l) {
+    for (const bool weights : {true, false}) {
+      const idx off = weights ? model.weight_offset(l) : model.bias_offset(l);
+      AdamSpan<T> part = span;
+      part.params += off;
+      part.m += off;
+      part.v += off;
+      part.grad += off;
+      part.count = weights ? model.weight_count(l) : model.sizes()[std::size_t(l + 1)];
+      part.l2 = weights ? l2 : T(0);
+      adam_threaded(part);
+    }
+  }
+}
 
 template <class T>
 void OptimizerState<T>::apply(Model<T>& model, T* grad, const OptimConfig& cfg, T l2) {
   const idx count = model.num_params();
   const T lr = T(cfg.lr);
   T* params = model.params();
+  if (cfg.kind == OptimKind::Adam && cfg.clip_norm <= 0.0 && cfg.weight_decay == 0.0) {
+    ++steps_;
+    if (idx(adam_m_.size()) != count) adam_m_.assign(std::size_t(count), T(0));
+    if (idx(adam_v_.size()) != count) adam_v_.assign(std::size_t(count), T(0));
+    return apply_adam_fused(model, grad, cfg, l2);
+  }
   model.add_l2_gradient(grad, l2);
   if (cfg.clip_norm > 0.0) clip_by_global_norm(grad, count, T(cfg.clip_norm));
   if (cfg.weight_decay != 0.0)

@@ -54,6 +54,8 @@ class OptimizerState {
   void reset();  // zeros, keeping the memory
 
  private:
+  void apply_adam_fused(Model<T>& model, const T* grad, const OptimConfig& cfg, T l2);
+
   std::vector<T> velocity_, adam_m_, adam_v_;  // (num_params) each, or empty
   std::int64_t steps_ = 0;
 };

@@ -35,7 +35,7 @@ try:
     from sklearn.metrics import accuracy_score, r2_score
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import LabelBinarizer
-    from sklearn.utils import check_random_state, shuffle
+    from sklearn.utils import check_random_state
     from sklearn.utils.metaestimators import available_if
     from sklearn.utils.multiclass import type_of_target, unique_labels
     from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
@@ -389,12 +389,17 @@ class _BaseMLP(BaseEstimator):
         return sgd
 
     def _row_order(self, n: int):
-        """As scikit-learn: each epoch reshuffles the previous epoch's order."""
+        """As scikit-learn: each epoch reshuffles the previous epoch's order. The draws are
+        sklearn.utils.shuffle's (a permutation of arange(n) by random_state.shuffle, then
+        applied), taken directly: its argument checks cost more than the epoch at small n."""
         order = np.arange(n, dtype=np.int64)
+        random_state = self._random_state
 
         def next_order(epoch: int) -> np.ndarray:
             nonlocal order
-            order = shuffle(order, random_state=self._random_state)
+            permutation = np.arange(n)
+            random_state.shuffle(permutation)
+            order = order[permutation]
             return order
         return next_order
 

@@ -66,7 +66,8 @@ void apply(const float* in, float* out, idx n) {
 }  // namespace isa_avx2
 
 void fill_vmath_avx2(VectorMath& vm) {
-  vm = {"avx2", isa_avx2::apply<isa_avx2::sigmoid_ps>, isa_avx2::apply<isa_avx2::tanh_ps>};
+  vm = {"avx2", isa_avx2::apply<isa_avx2::sigmoid_ps>, isa_avx2::apply<isa_avx2::tanh_ps>,
+        adam_generic_f32, adam_generic_f64};  // Adam: the portable loop (no AVX2 one yet)
 }
 
 }  // namespace dp

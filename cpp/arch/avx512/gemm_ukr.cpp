@@ -125,10 +125,41 @@ void pack_b_rows(const T* B, idx ldb, idx p0, idx k, idx j0, idx n, int NR, T* B
   }
 }
 
+// pack_b for a transposed B in float64: each panel row (8 values of one k, 8 rows of B apart) is
+// one gather along B's leading dimension (zeros past the n edge). Same values in the same places
+// as the portable pack_b, so results do not change.
+void dgemm_pack_b_trans_avx512(const double* B, idx ldb, idx p0, idx k, idx j0, idx n, int NR,
+                               double* Bp) {
+  const __m512i rows = _mm512_mullo_epi64(_mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7), _mm512_set1_epi64(ldb));
+  for (idx jr = 0; jr < n; jr += NR) {
+    const idx nr = std::min<idx>(NR, n - jr);
+    double* dst = Bp + jr * k;
+    for (idx js = 0; js < NR; js += 8) {
+      const idx w = std::max<idx>(0, std::min<idx>(8, nr - js));
+      if (w == 0) {
+        for (idx p = 0; p < k; ++p) _mm512_storeu_pd(dst + p * NR + js, _mm512_setzero_pd());
+        continue;
+      }
+      const __mmask8 wm = __mmask8((1u << w) - 1u);
+      const double* src = B + (j0 + jr + js) * ldb + p0;
+      for (idx p = 0; p < k; ++p)
+        _mm512_storeu_pd(dst + p * NR + js, _mm512_mask_i64gather_pd(_mm512_setzero_pd(), wm, rows, src + p, 8));
+    }
+  }
+}
+
 void sgemm_pack_b_avx512(const float* B, idx ldb, bool trans_b, idx p0, idx k, idx j0, idx n,
                          int NR, float* Bp) {
   if (trans_b)
     sgemm_pack_b_trans_avx512(B, ldb, p0, k, j0, n, NR, Bp);
+  else
+    pack_b_rows(B, ldb, p0, k, j0, n, NR, Bp);
+}
+
+void dgemm_pack_b_avx512(const double* B, idx ldb, bool trans_b, idx p0, idx k, idx j0, idx n,
+                         int NR, double* Bp) {
+  if (trans_b)
+    dgemm_pack_b_trans_avx512(B, ldb, p0, k, j0, n, NR, Bp);
   else
     pack_b_rows(B, ldb, p0, k, j0, n, NR, Bp);
 }
@@ -202,7 +233,8 @@ void fill_arch_avx512(GemmArch<float>& f32, GemmArch<double>& f64, GemmVariant v
   f64 = {"avx512", 6, 32, 60, 256, 512, isa_avx512::dgemm_ukr_avx512_6x32,
          4, 4, isa_avx512::dgemm_dot_avx512_4x4,
          8*8, isa_avx512::dgemm_row_avx512, 8, isa_avx512::dgemm_row_dot_avx512,
-         policy, intel ? "intel" : "zen4", isa_avx512::dgemm_ukr_rows_avx512_6x32, nullptr,
+         policy, intel ? "intel" : "zen4", isa_avx512::dgemm_ukr_rows_avx512_6x32,
+         isa_avx512::dgemm_pack_b_avx512,
          isa_avx512::drow_backward_sgd_avx512, isa_avx512::drow_backward_sgd_vec_avx512,
          isa_avx512::rows_sgd<isa_avx512::VecF64, 4>, isa_avx512::rows_sgd<isa_avx512::VecF64, 1>};
 }

@@ -66,7 +66,8 @@ void apply(const float* in, float* out, idx n) {
 }  // namespace isa_avx512
 
 void fill_vmath_avx512(VectorMath& vm) {
-  vm = {"avx512", isa_avx512::apply<isa_avx512::sigmoid_ps>, isa_avx512::apply<isa_avx512::tanh_ps>};
+  vm = {"avx512", isa_avx512::apply<isa_avx512::sigmoid_ps>, isa_avx512::apply<isa_avx512::tanh_ps>,
+        adam_avx512_f32, adam_avx512_f64};
 }
 
 }  // namespace dp

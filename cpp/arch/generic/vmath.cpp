@@ -14,6 +14,6 @@ void tanh_scalar(const float* in, float* out, idx n) {
 
 }  // namespace
 
-void fill_vmath_generic(VectorMath& vm) { vm = {"generic", sigmoid_scalar, tanh_scalar}; }
+void fill_vmath_generic(VectorMath& vm) { vm = {"generic", sigmoid_scalar, tanh_scalar, adam_generic_f32, adam_generic_f64}; }
 
 }  // namespace dp
