@@ -102,8 +102,9 @@ def test_sklearn_tiny_compares_fit_times():
     rows = json_rows(run_cli("sklearn", "--tiny", "--threads", "1", "--json"))
     (row,) = rows[1:]
     assert row["bench"] == "sklearn_fit"
-    assert row["sklearn_s"] > 0 and row["dp32_s"] > 0 and row["dp64_s"] > 0
-    assert 0.0 <= row["score_dp32"] <= 1.0
+    assert row["sklearn_s"] > 0 and row["dp64_s"] > 0 and row["speedup64"] > 0
+    assert 0.0 <= row["acc_sklearn"] <= 1.0 and 0.0 <= row["acc_dp"] <= 1.0
+    assert row["n_iter_sklearn"] == row["n_iter_dp"] == 2  # the tiny case: max_iter=2
 
 
 def test_missing_peers_are_skipped_with_one_line_each():

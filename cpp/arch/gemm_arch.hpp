@@ -85,6 +85,13 @@ inline constexpr GemmPolicy kGemmPolicyIntelAvx512 = {
     /*a_rows_in_place=*/true,
 };
 
+// Edge-tile kernel: C[mr x nr] := alpha * Ap * Bp + beta * C for a tile at the edge of C (mr <=
+// MR, nr <= NR), the panels as for GemmMicroKernel (a_rows: A's panel is MR rows read in place,
+// as for ukr_rows), computing only the vectors that hold the nr columns and writing C directly.
+template <class T>
+using GemmEdgeKernel = void (*)(idx k, const T* Ap, idx a_ks, bool a_rows, const T* Bp, idx b_ks,
+                                T* C, idx ldc, T alpha, T beta, int mr, int nr);
+
 template <class T>
 struct GemmArch {
   const char* name;     // "avx512", "avx2" or "generic"
@@ -115,6 +122,9 @@ struct GemmArch {
   // Its small-batch form on 4 vectors (row_nr / 2 columns) and on one vector.
   RowsBackwardSgdKernel<T> rows_backward_sgd = nullptr;
   RowsBackwardSgdKernel<T> rows_backward_sgd_vec = nullptr;
+  // Edge tiles (N = 100 in 32-wide tiles, a 10-wide output layer) without computing the full
+  // tile into scratch; null: the full kernel into scratch, then the valid part copied.
+  GemmEdgeKernel<T> ukr_edge = nullptr;
 };
 
 }  // namespace dp

@@ -19,6 +19,9 @@ struct VecF32 {
   static reg load_partial(const T* p, int count) {
     return _mm512_maskz_loadu_ps(__mmask16((1u << count) - 1u), p);
   }
+  static void store_partial(T* p, reg v, int count) {
+    _mm512_mask_storeu_ps(p, __mmask16((1u << count) - 1u), v);
+  }
   static T sum(reg v) { return _mm512_reduce_add_ps(v); }
 };
 
@@ -34,6 +37,9 @@ struct VecF64 {
   static reg mul(reg a, reg b) { return _mm512_mul_pd(a, b); }
   static reg load_partial(const T* p, int count) {
     return _mm512_maskz_loadu_pd(__mmask8((1u << count) - 1u), p);
+  }
+  static void store_partial(T* p, reg v, int count) {
+    _mm512_mask_storeu_pd(p, __mmask8((1u << count) - 1u), v);
   }
   static T sum(reg v) { return _mm512_reduce_add_pd(v); }
 };
@@ -123,6 +129,14 @@ void pack_b_rows(const T* B, idx ldb, idx p0, idx k, idx j0, idx n, int NR, T* B
       for (idx j = nr; j < NR; ++j) out[j] = T(0);
     }
   }
+}
+
+// Edge tiles of the float64 6x32 tiles: 1 to 4 vectors of 8 columns, packed or row-read A.
+void dgemm_ukr_edge_avx512_6x32(idx k, const double* Ap, idx a_ks, bool a_rows, const double* Bp,
+                                idx b_ks, double* C, idx ldc, double alpha, double beta, int mr,
+                                int nr) {
+  if (a_rows) return gemm_ukr_edge_any<VecF64, 6, 4, true>(k, Ap, a_ks, Bp, b_ks, C, ldc, alpha, beta, mr, nr);
+  gemm_ukr_edge_any<VecF64, 6, 4, false>(k, Ap, a_ks, Bp, b_ks, C, ldc, alpha, beta, mr, nr);
 }
 
 // pack_b for a transposed B in float64: each panel row (8 values of one k, 8 rows of B apart) is
@@ -236,7 +250,8 @@ void fill_arch_avx512(GemmArch<float>& f32, GemmArch<double>& f64, GemmVariant v
          policy, intel ? "intel" : "zen4", isa_avx512::dgemm_ukr_rows_avx512_6x32,
          isa_avx512::dgemm_pack_b_avx512,
          isa_avx512::drow_backward_sgd_avx512, isa_avx512::drow_backward_sgd_vec_avx512,
-         isa_avx512::rows_sgd<isa_avx512::VecF64, 4>, isa_avx512::rows_sgd<isa_avx512::VecF64, 1>};
+         isa_avx512::rows_sgd<isa_avx512::VecF64, 4>, isa_avx512::rows_sgd<isa_avx512::VecF64, 1>,
+         isa_avx512::dgemm_ukr_edge_avx512_6x32};
 }
 
 }  // namespace dp

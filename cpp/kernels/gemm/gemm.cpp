@@ -31,8 +31,18 @@ std::vector<std::unique_ptr<PackBuffers<T>>>& pack_pool(int team) {
 
 template <class T>
 void apply_epilogue(const GemmEpilogue<T>& ep, T* C, idx ldc, idx i0, idx j0, idx m, idx n) {
+  const bool bias_relu = ep.bias && ep.act == Act::Relu && !ep.z_out && !ep.slope_of;
   for (idx i = 0; i < m; ++i) {
     T* row = C + (i0 + i) * ldc + j0;
+    if (bias_relu) {  // a hidden layer's forward pass: bias and ReLU in one sweep
+      const T* b = ep.bias + j0;
+#pragma omp simd
+      for (idx j = 0; j < n; ++j) {
+        const T z = row[j] + b[j];
+        row[j] = z > T(0) ? z : T(0);
+      }
+      continue;
+    }
     if (ep.bias) {
       const T* b = ep.bias + j0;
 #pragma omp simd
@@ -104,6 +114,9 @@ void gemm_rectangle(const GemmArch<T>& arch, bool ta, bool tb, idx K, T alpha, c
             T* c = C + (ic + ir) * ldc + jc + jr;
             if (mr == MR && nr == NR) {
               ukr(kc, a, a_ks, b, b_ks, c, ldc, alpha, beta_now);
+            } else if (arch.ukr_edge) {
+              arch.ukr_edge(kc, a, a_ks, a_in_place && a_rows, b, b_ks, c, ldc, alpha, beta_now,
+                            int(mr), int(nr));
             } else {  // edge tile: full-speed kernel into a scratch tile, then copy the valid part
               ukr(kc, a, a_ks, b, b_ks, tile, NR, alpha, T(0));
               for (idx i = 0; i < mr; ++i)
@@ -111,8 +124,10 @@ void gemm_rectangle(const GemmArch<T>& arch, bool ta, bool tb, idx K, T alpha, c
                   c[i * ldc + j] = beta_now == T(0) ? tile[i * NR + j]
                                                     : tile[i * NR + j] + beta_now * c[i * ldc + j];
             }
-            if (last_k && ep) apply_epilogue(*ep, C, ldc, ic + ir, jc + jr, mr, nr);
           }
+          // Once per row panel (mr rows x nc columns, still in L1): a few long rows instead of a
+          // call per tile row.
+          if (last_k && ep) apply_epilogue(*ep, C, ldc, ic + ir, jc, mr, nc);
         }
       }
     }

@@ -4,7 +4,7 @@
 //
 // V provides: T, reg, width, zero(), bcast(T), load(const T*), store(T*, reg),
 //             fma(a, b, c) = a*b + c, mul(a, b), load_partial(const T*, int count) (zero-filled),
-//             sum(reg) (horizontal add).
+//             sum(reg) (horizontal add); the edge kernel also store_partial(T*, reg, int count).
 //
 // The tile is MR rows x NV vectors. Per k: NV loads of B, MR broadcasts of A, MR*NV FMAs into
 // MR*NV accumulators (AVX-512 fp32 6x4: 24 zmm accumulators, 24 FMAs per 10 loads).
@@ -55,6 +55,62 @@ void gemm_ukr(dp::idx k, const typename V::T* __restrict Ap, dp::idx a_ks,
         V::store(c, V::fma(vb, V::load(c), V::mul(va, acc[i][j])));
       }
   }
+}
+
+// Edge tile (see GemmEdgeKernel): the first mr rows and nr columns of an MR x NV*W tile with
+// only the ceil(nr / W) vectors of B that hold them (NV here), written straight to C, the last
+// vector masked (V::load_partial / V::store_partial). Each element gets the full tile's
+// sequence of operations, so results do not change with the kernel that computes them.
+template <class V, int MR, int NV, bool kRowA>
+void gemm_ukr_edge(dp::idx k, const typename V::T* __restrict Ap, dp::idx a_ks,
+                   const typename V::T* __restrict Bp, dp::idx b_ks, typename V::T* __restrict C,
+                   dp::idx ldc, typename V::T alpha, typename V::T beta, int mr, int nr) {
+  using R = typename V::reg;
+  constexpr int W = V::width;
+  R acc[MR][NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; ++j) acc[i][j] = V::zero();
+  for (dp::idx p = 0; p < k; ++p) {
+    R b[NV];
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; ++j) b[j] = V::load(Bp + j * W);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      R a = V::bcast(kRowA ? Ap[i * a_ks] : Ap[i]);
+#pragma GCC unroll 8
+      for (int j = 0; j < NV; ++j) acc[i][j] = V::fma(a, b[j], acc[i][j]);
+    }
+    Ap += kRowA ? 1 : a_ks;
+    Bp += b_ks;
+  }
+  const R va = V::bcast(alpha), vb = V::bcast(beta);
+  const int last = nr - (NV - 1) * W;  // columns in the last vector, 1..W
+  for (int i = 0; i < mr; ++i)
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; ++j) {
+      typename V::T* c = C + i * ldc + j * W;
+      const int count = j + 1 < NV ? W : last;
+      R out = V::mul(va, acc[i][j]);
+      if (beta != typename V::T(0)) out = V::fma(vb, V::load_partial(c, count), out);
+      V::store_partial(c, out, count);
+    }
+}
+
+// The edge kernels for 1..NV vectors, picked by the tile's width.
+template <class V, int MR, int NV, bool kRowA>
+void gemm_ukr_edge_any(dp::idx k, const typename V::T* Ap, dp::idx a_ks, const typename V::T* Bp,
+                       dp::idx b_ks, typename V::T* C, dp::idx ldc, typename V::T alpha,
+                       typename V::T beta, int mr, int nr) {
+  static_assert(NV >= 1 && NV <= 4, "edge kernels for 1 to 4 vectors");
+  const int nv = (nr + V::width - 1) / V::width;
+  if (nv <= 1) return gemm_ukr_edge<V, MR, 1, kRowA>(k, Ap, a_ks, Bp, b_ks, C, ldc, alpha, beta, mr, nr);
+  if (NV >= 2 && nv == 2)
+    return gemm_ukr_edge<V, MR, (NV >= 2 ? 2 : 1), kRowA>(k, Ap, a_ks, Bp, b_ks, C, ldc, alpha, beta, mr, nr);
+  if (NV >= 3 && nv == 3)
+    return gemm_ukr_edge<V, MR, (NV >= 3 ? 3 : 1), kRowA>(k, Ap, a_ks, Bp, b_ks, C, ldc, alpha, beta, mr, nr);
+  gemm_ukr_edge<V, MR, NV, kRowA>(k, Ap, a_ks, Bp, b_ks, C, ldc, alpha, beta, mr, nr);
 }
 
 // The dot-product kernel (see GemmDotKernel): MR x NR accumulators, each a vector of partial sums
