@@ -1,41 +1,74 @@
 #include "losses.hpp"
 #include <cmath>
+#include <vector>
+#include "../runtime/dispatch.hpp"
 #include "activations.hpp"
 
 namespace dp {
 
+namespace {
+// Scratch of the softmax passes: (n x c) shifted logits, then their exps; per row the max and the
+// log of the sum. Grows to the largest batch seen, per thread, so steady-state steps allocate
+// nothing.
+struct SoftmaxScratch {
+  std::vector<double> e, row_max, log_sum;
+};
+SoftmaxScratch& softmax_scratch(idx n, idx c) {
+  thread_local SoftmaxScratch s;
+  if (s.e.size() < std::size_t(n * c)) s.e.resize(std::size_t(n * c));
+  if (s.row_max.size() < std::size_t(n)) s.row_max.resize(std::size_t(n)), s.log_sum.resize(std::size_t(n));
+  return s;
+}
+}  // namespace
+
+// Work relative to the row max: logsumexp(z) - z_j = log(sum) + (zmax - z_j). Adding log(sum) to
+// zmax first would lose it entirely for huge logits (1e30 + log 2 == 1e30). The exps of the whole
+// batch go through the active level's exp_f64 in two sweeps (the sums, then the softmax).
 template <class T>
 double softmax_cross_entropy(const T* logits, idx n, idx c, Target<T> target, T* grad) {
-  double total = 0.0;
-  const T inv_n = T(1) / T(n);
+  SoftmaxScratch& s = softmax_scratch(n, c);
+  const auto exp_f64 = active_vmath().exp_f64;
+  double* e = s.e.data();
+  auto shifted = [&](idx i, idx j) { return double(logits[i * c + j]) - s.row_max[std::size_t(i)]; };  // <= 0
   for (idx i = 0; i < n; ++i) {
     const T* z = logits + i * c;
     T zmax = z[0];
     for (idx j = 1; j < c; ++j) zmax = z[j] > zmax ? z[j] : zmax;
+    s.row_max[std::size_t(i)] = double(zmax);
+    for (idx j = 0; j < c; ++j) e[i * c + j] = shifted(i, j);
+  }
+  exp_f64(e, e, n * c);
+  double total = 0.0;
+  for (idx i = 0; i < n; ++i) {
     double sum = 0.0;
-    for (idx j = 0; j < c; ++j) sum += std::exp(double(z[j]) - double(zmax));
-    // Work relative to the row max: logsumexp(z) - z_j = log(sum) + (zmax - z_j). Adding log(sum)
-    // to zmax first would lose it entirely for huge logits (1e30 + log 2 == 1e30).
+    for (idx j = 0; j < c; ++j) sum += e[i * c + j];
     const double log_sum = std::log(sum);
-    auto shifted = [&](idx j) { return double(z[j]) - double(zmax); };  // <= 0
-    T* g = grad ? grad + i * c : nullptr;
+    s.log_sum[std::size_t(i)] = log_sum;
     if (target.labels) {
-      const idx y = static_cast<idx>(target.labels[i]);
-      total += log_sum - shifted(y);
-      if (g) {
-        for (idx j = 0; j < c; ++j) g[j] = T(std::exp(shifted(j) - log_sum)) * inv_n;
-        g[y] -= inv_n;
-      }
+      total += log_sum - shifted(i, static_cast<idx>(target.labels[i]));
     } else {
       const T* t = target.values + i * c;
-      double mass = 0.0;
-      for (idx j = 0; j < c; ++j) {
-        mass += double(t[j]);
-        if (t[j] != T(0)) total += double(t[j]) * (log_sum - shifted(j));
+      for (idx j = 0; j < c; ++j)
+        if (t[j] != T(0)) total += double(t[j]) * (log_sum - shifted(i, j));
+    }
+  }
+  if (grad) {  // softmax(z) = exp(shifted - log(sum))
+    for (idx i = 0; i < n; ++i)
+      for (idx j = 0; j < c; ++j) e[i * c + j] = shifted(i, j) - s.log_sum[std::size_t(i)];
+    exp_f64(e, e, n * c);
+    const T inv_n = T(1) / T(n);
+    for (idx i = 0; i < n; ++i) {
+      T* g = grad + i * c;
+      const double* p = e + i * c;
+      if (target.labels) {
+        for (idx j = 0; j < c; ++j) g[j] = T(p[j]) * inv_n;
+        g[static_cast<idx>(target.labels[i])] -= inv_n;
+      } else {
+        const T* t = target.values + i * c;
+        double mass = 0.0;
+        for (idx j = 0; j < c; ++j) mass += double(t[j]);
+        for (idx j = 0; j < c; ++j) g[j] = T((p[j] * mass - double(t[j])) * double(inv_n));
       }
-      if (g)
-        for (idx j = 0; j < c; ++j)
-          g[j] = T((std::exp(shifted(j) - log_sum) * mass - double(t[j])) * double(inv_n));
     }
   }
   return total / double(n);

@@ -67,7 +67,7 @@ void apply(const float* in, float* out, idx n) {
 
 void fill_vmath_avx2(VectorMath& vm) {
   vm = {"avx2", isa_avx2::apply<isa_avx2::sigmoid_ps>, isa_avx2::apply<isa_avx2::tanh_ps>,
-        adam_generic_f32, adam_generic_f64};  // Adam: the portable loop (no AVX2 one yet)
+        adam_generic_f32, adam_generic_f64, exp_generic_f64};  // the portable Adam and exp
 }
 
 }  // namespace dp

@@ -53,6 +53,33 @@ static inline __m512 tanh_ps(__m512 x) {
   return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(ax, _mm512_set1_ps(0.625f), _CMP_LT_OQ), large, small);
 }
 
+// float64 exp: x = n ln2 + r with |r| <= ln2/2 (ln2 in two parts, fdlibm's), e^r by its Taylor
+// series to r^13 (truncation below 1e-17 relative), 2^n by scalef (which also rounds results into
+// the subnormal range and overflows to inf): within about 1 ulp of a correctly rounded exp.
+static inline __m512d exp_pd(__m512d x) {
+  // Clamp with x as the second operand: min/max return it when it is NaN, so NaN propagates.
+  x = _mm512_min_pd(_mm512_set1_pd(710.0), _mm512_max_pd(_mm512_set1_pd(-746.0), x));
+  const __m512d n = _mm512_roundscale_pd(_mm512_mul_pd(x, _mm512_set1_pd(1.4426950408889634074)),
+                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512d r = _mm512_fnmadd_pd(n, _mm512_set1_pd(6.93147180369123816490e-01), x);
+  r = _mm512_fnmadd_pd(n, _mm512_set1_pd(1.90821492927058770002e-10), r);
+  static constexpr double kInvFactorial[14] = {
+      1.0, 1.0, 1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720, 1.0 / 5040, 1.0 / 40320,
+      1.0 / 362880, 1.0 / 3628800, 1.0 / 39916800, 1.0 / 479001600, 1.0 / 6227020800.0};
+  __m512d y = _mm512_set1_pd(kInvFactorial[13]);
+  for (int k = 12; k >= 0; --k) y = _mm512_fmadd_pd(y, r, _mm512_set1_pd(kInvFactorial[k]));
+  return _mm512_scalef_pd(y, n);
+}
+
+void exp_f64(const double* in, double* out, idx n) {
+  idx i = 0;
+  for (; i + 8 <= n; i += 8) _mm512_storeu_pd(out + i, exp_pd(_mm512_loadu_pd(in + i)));
+  if (i < n) {  // leftovers through a mask
+    const __mmask8 m = __mmask8((1u << (n - i)) - 1u);
+    _mm512_mask_storeu_pd(out + i, m, exp_pd(_mm512_maskz_loadu_pd(m, in + i)));
+  }
+}
+
 template <__m512 (*F)(__m512)>
 void apply(const float* in, float* out, idx n) {
   idx i = 0;
@@ -67,7 +94,7 @@ void apply(const float* in, float* out, idx n) {
 
 void fill_vmath_avx512(VectorMath& vm) {
   vm = {"avx512", isa_avx512::apply<isa_avx512::sigmoid_ps>, isa_avx512::apply<isa_avx512::tanh_ps>,
-        adam_avx512_f32, adam_avx512_f64};
+        adam_avx512_f32, adam_avx512_f64, isa_avx512::exp_f64};
 }
 
 }  // namespace dp

@@ -14,6 +14,12 @@ void tanh_scalar(const float* in, float* out, idx n) {
 
 }  // namespace
 
-void fill_vmath_generic(VectorMath& vm) { vm = {"generic", sigmoid_scalar, tanh_scalar, adam_generic_f32, adam_generic_f64}; }
+void exp_generic_f64(const double* in, double* out, idx n) {
+  for (idx i = 0; i < n; ++i) out[i] = std::exp(in[i]);
+}
+
+void fill_vmath_generic(VectorMath& vm) {
+  vm = {"generic", sigmoid_scalar, tanh_scalar, adam_generic_f32, adam_generic_f64, exp_generic_f64};
+}
 
 }  // namespace dp
