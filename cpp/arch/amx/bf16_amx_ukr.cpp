@@ -1,0 +1,100 @@
+// The amx level (compiled with -mamx-tile -mamx-bf16 -mavx512bf16 and AVX-512): TDPBF16PS on a
+// 2 x 2 block of tiles. Tiles 0-3 hold the 32 x 32 float32 block of C (16 x 16 each), tiles 4-5
+// two 16-row slices of A (16 rows x 32 bf16 of k), tiles 6-7 two 16-column slices of B (16 pairs
+// of k x 16 columns, pairs interleaved): per 32 values of k, 4 tile loads and 4 TDPBF16PS.
+// A is packed in chunks of 32 k per row (G = 32), B in the pair layout, both with AVX-512.
+#include <immintrin.h>
+#include <algorithm>
+#include <cstring>
+#include "../../runtime/bf16_dispatch.hpp"
+
+namespace dp {
+namespace isa_amx {
+#include "../../kernels/gemm_bf16/bf16_template.hpp"
+#include "../avx512/bf16_pack.hpp"
+
+constexpr int kMR = 32, kNR = 32, kG = 32;
+
+// LDTILECFG's 64-byte operand: palette 1, eight tiles of 16 rows x 64 bytes.
+struct alignas(64) TileConfig {
+  std::uint8_t palette = 1, start_row = 0;
+  std::uint8_t reserved[14] = {};
+  std::uint16_t colsb[16] = {};
+  std::uint8_t rows[16] = {};
+  TileConfig() {
+    for (int t = 0; t < 8; ++t) colsb[t] = 64, rows[t] = 16;
+  }
+};
+
+void enter() {
+  static const TileConfig config;
+  _tile_loadconfig(&config);
+}
+void leave() { _tile_release(); }
+
+// C[32 x 32] := alpha * A B + beta * C over kc values of k (a multiple of 32). With alpha = 1
+// and beta 0 or 1 the tiles start at zero or at C and are stored straight into C; otherwise
+// they go through a scratch block that is scaled and added with AVX-512.
+void ukr(idx kc, const bf16* Ap, const bf16* Bp, float* C, idx ldc, float alpha, float beta) {
+  const bool direct = alpha == 1.0f && (beta == 0.0f || beta == 1.0f);
+  const idx c_stride = ldc * idx(sizeof(float));
+  if (direct && beta == 1.0f) {
+    _tile_loadd(0, C, c_stride);
+    _tile_loadd(1, C + 16, c_stride);
+    _tile_loadd(2, C + 16 * ldc, c_stride);
+    _tile_loadd(3, C + 16 * ldc + 16, c_stride);
+  } else {
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+  }
+  for (idx c = 0; c < kc; c += kG) {
+    const bf16* a = Ap + c * kMR;  // 32 rows x 32 k, rows 64 bytes apart
+    const bf16* b = Bp + c * kNR;  // 16 pairs x 32 columns, pairs 128 bytes apart
+    _tile_loadd(4, a, 64);
+    _tile_loadd(5, a + 16 * 32, 64);
+    _tile_loadd(6, b, 4 * kNR);
+    _tile_loadd(7, b + 32, 4 * kNR);
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(1, 4, 7);
+    _tile_dpbf16ps(2, 5, 6);
+    _tile_dpbf16ps(3, 5, 7);
+  }
+  if (direct) {
+    _tile_stored(0, C, c_stride);
+    _tile_stored(1, C + 16, c_stride);
+    _tile_stored(2, C + 16 * ldc, c_stride);
+    _tile_stored(3, C + 16 * ldc + 16, c_stride);
+    return;
+  }
+  alignas(64) float block[kMR * kNR];
+  _tile_stored(0, block, 4 * kNR);
+  _tile_stored(1, block + 16, 4 * kNR);
+  _tile_stored(2, block + 16 * kNR, 4 * kNR);
+  _tile_stored(3, block + 16 * kNR + 16, 4 * kNR);
+  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+  for (int i = 0; i < kMR; ++i)
+    for (int v = 0; v < kNR / 16; ++v) {
+      float* c = C + i * ldc + 16 * v;
+      const __m512 product = _mm512_mul_ps(va, _mm512_load_ps(block + i * kNR + 16 * v));
+      _mm512_storeu_ps(c, beta == 0.0f ? product : _mm512_fmadd_ps(vb, _mm512_loadu_ps(c), product));
+    }
+}
+
+void pack_a(const float* A, idx lda, bool ta, idx i0, idx m, idx K, bf16* Ap) {
+  bf16_pack::pack_a_chunks<kMR>(A, lda, ta, i0, m, K, Ap);
+}
+void pack_b(const float* B, idx ldb, bool tb, idx j0, idx n, idx K, bf16* Bp) {
+  bf16_pack::pack_b<kNR, kG>(B, ldb, tb, j0, n, K, Bp);
+}
+
+}  // namespace isa_amx
+
+void fill_bf16_arch_amx(GemmBf16Arch& a) {
+  using namespace isa_amx;
+  a = {"amx", kMR, kNR, kG, /*mc=*/256, /*kc=*/512, /*nc=*/1024, ukr, pack_a, pack_b,
+       enter, leave, bf16_pack::fingerprint, /*flops_per_thread=*/8.0e6};
+}
+
+}  // namespace dp

@@ -1,0 +1,224 @@
+// The bf16 GEMM driver. Both operands are packed whole before any product (in parallel, each
+// element rounded exactly once, no thread packing what another one also packs), then threads
+// sweep disjoint rectangles of C aligned to the tile grid, in the Goto/BLIS loop order over the
+// packed panels: NC columns, KC of k, MC rows, then NR x MR micro-tiles. Every element of C sees
+// the same sequence of operations whatever the thread count (bitwise-identical results).
+#include "gemm_bf16.hpp"
+#include <algorithm>
+#include <stdexcept>
+#include "../../runtime/bf16_dispatch.hpp"
+#include "../../runtime/threads.hpp"
+#include "../activations.hpp"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace dp {
+namespace {
+
+constexpr int kMaxTile = 32 * 64;  // the largest mr x nr of any level: the edge-tile scratch
+
+idx ceil_div(idx a, idx b) { return (a + b - 1) / b; }
+
+// The float32 GEMM's epilogue on C[i0 : i0+m, j0 : j0+n], once that block is final.
+void apply_epilogue(const GemmEpilogue<float>& ep, float* C, idx ldc, idx i0, idx j0, idx m,
+                    idx n) {
+  for (idx i = 0; i < m; ++i) {
+    float* row = C + (i0 + i) * ldc + j0;
+    if (ep.bias) {
+      const float* b = ep.bias + j0;
+#pragma omp simd
+      for (idx j = 0; j < n; ++j) row[j] += b[j];
+    }
+    if (ep.z_out) {
+      float* z = ep.z_out + (i0 + i) * ep.ld_z + j0;
+      for (idx j = 0; j < n; ++j) z[j] = row[j];
+    }
+    if (ep.act != Act::Identity) activation_forward(ep.act, row, row, n);
+    if (ep.slope_of)
+      activation_backward(ep.slope_act, ep.slope_of + (i0 + i) * ep.ld_slope + j0, row, row, n);
+  }
+}
+
+// Packed operands are kept per calling thread (concurrent callers never share) and only grow.
+ScratchBuffer<bf16>& a_scratch() {
+  thread_local ScratchBuffer<bf16> buf;
+  return buf;
+}
+ScratchBuffer<bf16>& b_scratch() {
+  thread_local ScratchBuffer<bf16> buf;
+  return buf;
+}
+
+// Panels [t*count/team, (t+1)*count/team) of `count`: thread t's share.
+inline void share(int t, int team, idx count, idx* begin, idx* end) {
+  *begin = count * t / team;
+  *end = count * (t + 1) / team;
+}
+
+struct Operands {
+  const GemmBf16Arch& arch;
+  idx M, N, Kp;
+  float alpha, beta;
+  const bf16* Ap;  // ceil(M/mr) panels of mr x Kp
+  const bf16* Bp;  // ceil(N/nr) panels of nr x Kp
+  float* C;
+  idx ldc;
+  const GemmEpilogue<float>* ep;
+};
+
+// One thread's rectangle of C: rows [i0, i1), columns [j0, j1), both on the tile grid.
+void compute_rectangle(const Operands& op, idx i0, idx i1, idx j0, idx j1) {
+  const GemmBf16Arch& arch = op.arch;
+  const int MR = arch.mr, NR = arch.nr;
+  alignas(64) float tile[kMaxTile];
+  if (arch.enter) arch.enter();
+  for (idx jc = j0; jc < j1; jc += arch.nc) {
+    const idx jc_end = std::min(j1, jc + arch.nc);
+    for (idx pc = 0; pc < op.Kp; pc += arch.kc) {
+      const idx kc = std::min(arch.kc, op.Kp - pc);
+      const bool last_k = pc + kc == op.Kp;
+      const float beta_now = pc == 0 ? op.beta : 1.0f;
+      for (idx ic = i0; ic < i1; ic += arch.mc) {
+        const idx ic_end = std::min(i1, ic + arch.mc);
+        for (idx jr = jc; jr < jc_end; jr += NR) {
+          const idx nr = std::min<idx>(NR, op.N - jr);
+          const bf16* b = op.Bp + jr * op.Kp + pc * NR;  // panel jr/NR, slice at pc
+          for (idx ir = ic; ir < ic_end; ir += MR) {
+            const idx mr = std::min<idx>(MR, op.M - ir);
+            const bf16* a = op.Ap + ir * op.Kp + pc * MR;
+            float* c = op.C + ir * op.ldc + jr;
+            if (mr == MR && nr == NR) {
+              arch.ukr(kc, a, b, c, op.ldc, op.alpha, beta_now);
+            } else {  // edge tile: the full kernel into scratch, then the valid part
+              arch.ukr(kc, a, b, tile, NR, op.alpha, 0.0f);
+              for (idx i = 0; i < mr; ++i)
+                for (idx j = 0; j < nr; ++j)
+                  c[i * op.ldc + j] = beta_now == 0.0f
+                                          ? tile[i * NR + j]
+                                          : tile[i * NR + j] + beta_now * c[i * op.ldc + j];
+            }
+            if (last_k && op.ep) apply_epilogue(*op.ep, op.C, op.ldc, ir, jr, mr, nr);
+          }
+        }
+      }
+    }
+  }
+  if (arch.leave) arch.leave();
+}
+
+void pack_b_panels(const GemmBf16Arch& arch, bool tb, idx K, const float* B, idx ldb, idx N,
+                   idx p_begin, idx p_end, bf16* Bp) {
+  const idx Kp = ceil_div(K, arch.kg) * arch.kg;
+  for (idx p = p_begin; p < p_end; ++p) {
+    const idx j0 = p * arch.nr;
+    arch.pack_b(B, ldb, tb, j0, std::min<idx>(arch.nr, N - j0), K, Bp + j0 * Kp);
+  }
+}
+
+// Packing moves memory: worth a second thread from about this many elements.
+constexpr double kPackElementsPerThread = 32768;
+
+}  // namespace
+
+bf16* Bf16PackedB::reserve(std::size_t count) {
+  if (count > capacity_) {
+    void* fresh = std::aligned_alloc(64, (count * sizeof(bf16) + 63) / 64 * 64);
+    if (!fresh) throw std::bad_alloc();
+    data_.reset(static_cast<bf16*>(fresh));
+    capacity_ = count;
+  }
+  return data_.get();
+}
+
+void pack_b_bf16(bool trans_b, idx K, idx N, const float* B, idx ldb, Bf16PackedB& out) {
+  const GemmBf16Arch& arch = active_bf16_arch();
+  out.level = nullptr;  // invalid until packed
+  out.K = K, out.N = N, out.nr = arch.nr, out.kg = arch.kg;
+  const idx panels = ceil_div(N, arch.nr);
+  bf16* Bp = out.reserve(std::size_t(panels * arch.nr * out.kp()));
+  const int team = static_cast<int>(std::min<idx>(
+      threads_for_work(double(K) * double(N), kPackElementsPerThread), panels));
+  if (team <= 1) {
+    pack_b_panels(arch, trans_b, K, B, ldb, N, 0, panels, Bp);
+  } else {
+#pragma omp parallel for num_threads(team) schedule(static, 1)
+    for (int t = 0; t < team; ++t) {
+      idx p0, p1;
+      share(t, team, panels, &p0, &p1);
+      pack_b_panels(arch, trans_b, K, B, ldb, N, p0, p1, Bp);
+    }
+  }
+  out.level = arch.name;
+}
+
+void gemm_bf16(bool trans_a, bool trans_b, idx M, idx N, idx K, float alpha, const float* A,
+               idx lda, const float* B, idx ldb, float beta, float* C, idx ldc,
+               const GemmEpilogue<float>* epilogue, const Bf16PackedB* packed_b) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0 || alpha == 0.0f) {  // C = beta * C, then the epilogue
+    for (idx i = 0; i < M; ++i)
+      for (idx j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
+    if (epilogue) apply_epilogue(*epilogue, C, ldc, 0, 0, M, N);
+    return;
+  }
+  const GemmBf16Arch& arch = active_bf16_arch();
+  if (packed_b && !packed_b->fits(arch, K, N)) {
+    if (!B) throw std::logic_error("gemm_bf16: the packed B does not fit this product or level");
+    packed_b = nullptr;
+  }
+  const idx Kp = ceil_div(K, arch.kg) * arch.kg;
+  const idx m_panels = ceil_div(M, arch.mr), n_panels = ceil_div(N, arch.nr);
+  // Reserve all scratch before the parallel region: nothing inside it can throw.
+  bf16* Ap = a_scratch().reserve(std::size_t(m_panels * arch.mr * Kp));
+  bf16* Bp = packed_b ? nullptr : b_scratch().reserve(std::size_t(n_panels * arch.nr * Kp));
+  const Operands op{arch, M, N, Kp, alpha, beta, Ap, packed_b ? packed_b->data() : Bp, C, ldc,
+                    epilogue};
+
+  int team = threads_for_work(2.0 * double(M) * double(N) * double(K), arch.flops_per_thread);
+  // Split the larger tile count; never split K (that would reorder sums across threads).
+  const bool split_n = n_panels >= m_panels || n_panels >= 4 * team;
+  team = static_cast<int>(std::min<idx>(team, split_n ? n_panels : m_panels));
+
+  auto run_share = [&](int t) {
+    idx a0, a1, b0 = 0, b1 = 0;
+    share(t, team, m_panels, &a0, &a1);
+    for (idx p = a0; p < a1; ++p) {
+      const idx i0 = p * arch.mr;
+      arch.pack_a(A, lda, trans_a, i0, std::min<idx>(arch.mr, M - i0), K, Ap + i0 * Kp);
+    }
+    if (!packed_b) {
+      share(t, team, n_panels, &b0, &b1);
+      pack_b_panels(arch, trans_b, K, B, ldb, N, b0, b1, Bp);
+    }
+  };
+  auto compute_share = [&](int t) {
+    idx r0 = 0, r1 = m_panels, c0 = 0, c1 = n_panels;
+    if (split_n)
+      share(t, team, n_panels, &c0, &c1);
+    else
+      share(t, team, m_panels, &r0, &r1);
+    if (r0 < r1 && c0 < c1)
+      compute_rectangle(op, r0 * arch.mr, std::min(M, r1 * arch.mr), c0 * arch.nr,
+                        std::min(N, c1 * arch.nr));
+  };
+  if (team == 1) {
+    run_share(0);
+    compute_share(0);
+    return;
+  }
+#pragma omp parallel num_threads(team)
+  {
+    // Shares are numbered 0..team-1 whatever number of threads the runtime grants.
+#ifdef _OPENMP
+    const int first = omp_get_thread_num(), step = omp_get_num_threads();
+#else
+    const int first = 0, step = 1;
+#endif
+    for (int t = first; t < team; t += step) run_share(t);
+#pragma omp barrier
+    for (int t = first; t < team; t += step) compute_share(t);
+  }
+}
+
+}  // namespace dp
