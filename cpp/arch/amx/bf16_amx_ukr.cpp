@@ -49,15 +49,19 @@ void ukr(idx kc, const bf16* Ap, const bf16* Bp, float* C, idx ldc, float alpha,
     _tile_zero(2);
     _tile_zero(3);
   }
+  // A streams from L2 (B stays in L1 across the driver's calls): its chunk after next is
+  // prefetched while this one multiplies, and loads are interleaved with the products.
   for (idx c = 0; c < kc; c += kG) {
     const bf16* a = Ap + c * kMR;  // 32 rows x 32 k, rows 64 bytes apart
     const bf16* b = Bp + c * kNR;  // 16 pairs x 32 columns, pairs 128 bytes apart
+    const char* ahead = reinterpret_cast<const char*>(a + 2 * kG * kMR);
+    for (int line = 0; line < kG * kMR * 2 / 64; ++line) _mm_prefetch(ahead + 64 * line, _MM_HINT_T0);
     _tile_loadd(4, a, 64);
-    _tile_loadd(5, a + 16 * 32, 64);
     _tile_loadd(6, b, 4 * kNR);
-    _tile_loadd(7, b + 32, 4 * kNR);
     _tile_dpbf16ps(0, 4, 6);
+    _tile_loadd(7, b + 32, 4 * kNR);
     _tile_dpbf16ps(1, 4, 7);
+    _tile_loadd(5, a + 16 * 32, 64);
     _tile_dpbf16ps(2, 5, 6);
     _tile_dpbf16ps(3, 5, 7);
   }

@@ -1,7 +1,7 @@
 // The bf16 GEMM driver. Both operands are packed whole before any product (in parallel, each
 // element rounded exactly once, no thread packing what another one also packs), then threads
-// sweep disjoint rectangles of C aligned to the tile grid, in the Goto/BLIS loop order over the
-// packed panels: NC columns, KC of k, MC rows, then NR x MR micro-tiles. Every element of C sees
+// sweep disjoint rectangles of C aligned to the tile grid over the packed panels: NC columns, MC
+// rows, KC of k, then NR x MR micro-tiles (see compute_rectangle). Every element of C sees
 // the same sequence of operations whatever the thread count (bitwise-identical results).
 #include "gemm_bf16.hpp"
 #include <algorithm>
@@ -67,7 +67,11 @@ struct Operands {
   const GemmEpilogue<float>* ep;
 };
 
-// One thread's rectangle of C: rows [i0, i1), columns [j0, j1), both on the tile grid.
+// One thread's rectangle of C: rows [i0, i1), columns [j0, j1), both on the tile grid. Every
+// operand is packed already, so the loops only choose what stays in which cache: an MC x NC block
+// of C stays in L2 while the whole K is summed into it, KC at a time (C goes back to memory once,
+// not once per KC block); for each KC block a kc x NR micro-panel of B stays in L1 while the MC
+// rows of A stream past it from L2.
 void compute_rectangle(const Operands& op, idx i0, idx i1, idx j0, idx j1) {
   const GemmBf16Arch& arch = op.arch;
   const int MR = arch.mr, NR = arch.nr;
@@ -75,12 +79,12 @@ void compute_rectangle(const Operands& op, idx i0, idx i1, idx j0, idx j1) {
   if (arch.enter) arch.enter();
   for (idx jc = j0; jc < j1; jc += arch.nc) {
     const idx jc_end = std::min(j1, jc + arch.nc);
-    for (idx pc = 0; pc < op.Kp; pc += arch.kc) {
-      const idx kc = std::min(arch.kc, op.Kp - pc);
-      const bool last_k = pc + kc == op.Kp;
-      const float beta_now = pc == 0 ? op.beta : 1.0f;
-      for (idx ic = i0; ic < i1; ic += arch.mc) {
-        const idx ic_end = std::min(i1, ic + arch.mc);
+    for (idx ic = i0; ic < i1; ic += arch.mc) {
+      const idx ic_end = std::min(i1, ic + arch.mc);
+      for (idx pc = 0; pc < op.Kp; pc += arch.kc) {
+        const idx kc = std::min(arch.kc, op.Kp - pc);
+        const bool last_k = pc + kc == op.Kp;
+        const float beta_now = pc == 0 ? op.beta : 1.0f;
         for (idx jr = jc; jr < jc_end; jr += NR) {
           const idx nr = std::min<idx>(NR, op.N - jr);
           const bf16* b = op.Bp + jr * op.Kp + pc * NR;  // panel jr/NR, slice at pc
