@@ -24,8 +24,18 @@ def level(request):
     _core.set_bf16_level(before)
 
 
-def make_core(seed=0, dtype="float32", loss="cross_entropy", sizes=SIZES):
-    acts = [int(vocabulary.activation("relu"))] * (len(sizes) - 2)
+# g(z) and g'(z) from a = g(z), in float64, for the reference.
+ACTS = {
+    "relu": (lambda z: np.maximum(z, 0.0), lambda a: (a > 0).astype(float)),
+    "leaky_relu": (lambda z: np.where(z > 0, z, 0.01 * z), lambda a: np.where(a > 0, 1.0, 0.01)),
+    "identity": (lambda z: z, lambda a: np.ones_like(a)),
+    "tanh": (np.tanh, lambda a: 1.0 - a * a),
+    "sigmoid": (lambda z: 1.0 / (1.0 + np.exp(-z)), lambda a: a * (1.0 - a)),
+}
+
+
+def make_core(seed=0, dtype="float32", loss="cross_entropy", sizes=SIZES, act="relu"):
+    acts = [int(vocabulary.activation(act))] * (len(sizes) - 2)
     return getattr(_core, f"Network_{dtype}")(sizes, acts, int(vocabulary.loss(loss)), seed)
 
 
@@ -38,20 +48,20 @@ def product(a, b):
     return r(a).astype(np.float64) @ r(b).astype(np.float64)
 
 
-def reference_forward(core, X):
+def reference_forward(core, X, act="relu"):
     acts, a = [], X.astype(np.float64)
     params = layers(core)
     for i, (W, b) in enumerate(params):
         z = product(a.astype(np.float32), W.T.astype(np.float32)) + b
-        a = np.maximum(z, 0.0) if i + 1 < len(params) else z
+        a = ACTS[act][0](z) if i + 1 < len(params) else z
         acts.append(a)
     return acts
 
 
-def reference_gradient(core, X, labels):
-    """Backprop for relu + softmax cross-entropy with every product in bf16."""
+def reference_gradient(core, X, labels, act="relu"):
+    """Backprop for softmax cross-entropy with every product in bf16."""
     n = X.shape[0]
-    acts = reference_forward(core, X)
+    acts = reference_forward(core, X, act)
     logits = acts[-1]
     p = np.exp(logits - logits.max(axis=1, keepdims=True))
     p /= p.sum(axis=1, keepdims=True)
@@ -65,7 +75,7 @@ def reference_gradient(core, X, labels):
         f32 = lambda x: np.asarray(x, np.float32)  # noqa: E731  (the core keeps float32 values)
         grads.append((product(f32(delta).T, f32(a_in)), delta.sum(axis=0)))
         if i:
-            delta = product(f32(delta), f32(params[i][0])) * (acts[i - 1] > 0)
+            delta = product(f32(delta), f32(params[i][0])) * ACTS[act][1](acts[i - 1])
     flat = []
     for dW, db in reversed(grads):
         flat += [dW.ravel(), db]
@@ -108,13 +118,15 @@ def test_forward_matches_the_bf16_reference(level):
         np.testing.assert_allclose(a, w, rtol=2e-3, atol=2e-3)
 
 
-def test_gradient_matches_the_bf16_reference(level):
-    core = make_core(seed=3)
+@pytest.mark.parametrize("act", list(ACTS))
+def test_gradient_matches_the_bf16_reference(level, act):
+    core = make_core(seed=3, act=act)
     core.precision = "bf16"
     X, labels = data(n=64)
     loss, grad = core.gradient(X, labels.astype(np.int64), None, 0.0)
-    want = reference_gradient(core, X, labels)
+    want = reference_gradient(core, X, labels, act)
     np.testing.assert_allclose(grad, want, rtol=1e-2, atol=2e-4)
+    np.testing.assert_allclose(core.forward(X), reference_forward(core, X, act)[-1], rtol=2e-3, atol=2e-3)
     core.precision = "fp32"
     _, grad32 = core.gradient(X, labels.astype(np.int64), None, 0.0)
     assert np.abs(grad - grad32).max() > 1e-6

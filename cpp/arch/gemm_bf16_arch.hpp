@@ -16,6 +16,7 @@
 // Ap + pc*MR and Bp + pc*NR, so a KC block of either is one pointer offset away.
 #pragma once
 #include "../common/base.hpp"
+#include "../kernels/gemm/gemm.hpp"
 #include "../kernels/gemm_bf16/bf16.hpp"
 
 namespace dp {
@@ -24,6 +25,12 @@ namespace dp {
 // packed panels as above. beta == 0: C is not read.
 using Bf16MicroKernel = void (*)(idx kc, const bf16* Ap, const bf16* Bp, float* C, idx ldc,
                                  float alpha, float beta);
+
+// The same product for the first m rows of the A panel only (m <= rows_max): for levels whose
+// tile is tall (AMX: 32 rows), a few rows (one sample, a small batch, an edge) are cheaper in
+// vectors than in a mostly empty tile. Rows past m of C are neither read nor written.
+using Bf16RowsKernel = void (*)(idx m, idx kc, const bf16* Ap, const bf16* Bp, float* C, idx ldc,
+                                float alpha, float beta);
 
 // One panel of op(A): rows [i0, i0 + m) (m <= MR) and all K columns, into Ap (MR * Kp values).
 // op(A)(i, k) = A[i*lda + k], or A[k*lda + i] when trans_a.
@@ -36,6 +43,11 @@ using Bf16PackB = void (*)(const float* B, idx ldb, bool trans_b, idx j0, idx n,
 // then release the tiles); null where nothing is needed.
 using Bf16ThreadHook = void (*)();
 
+// The GEMM epilogue on C[i0 : i0+m, j0 : j0+n] in the level's vectors, or false (nothing done)
+// for what it leaves to the driver's portable epilogue; null: the portable one always.
+using Bf16Epilogue = bool (*)(const GemmEpilogue<float>& ep, float* C, idx ldc, idx i0, idx j0,
+                              idx m, idx n);
+
 // A position-sensitive 64-bit fingerprint of n floats (exact bits): any single changed value
 // changes it. The inference cache of packed weights is keyed on it.
 using Fingerprint = std::uint64_t (*)(const float* x, idx n);
@@ -46,9 +58,12 @@ struct GemmBf16Arch {
   int kg;            // K granule G: 2 (pairs) or 32 (AMX tile rows)
   idx mc, kc, nc;    // cache blocks, in rows / k / columns (kc a multiple of kg)
   Bf16MicroKernel ukr;
+  int rows_max;                // panels of at most this many rows go to ukr_rows (0: none)
+  Bf16RowsKernel ukr_rows;
   Bf16PackA pack_a;
   Bf16PackB pack_b;
   Bf16ThreadHook enter, leave;
+  Bf16Epilogue epilogue;
   Fingerprint fingerprint;
   double flops_per_thread;  // products smaller than this run on fewer threads
 };

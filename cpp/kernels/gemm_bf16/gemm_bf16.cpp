@@ -92,17 +92,25 @@ void compute_rectangle(const Operands& op, idx i0, idx i1, idx j0, idx j1) {
             const idx mr = std::min<idx>(MR, op.M - ir);
             const bf16* a = op.Ap + ir * op.Kp + pc * MR;
             float* c = op.C + ir * op.ldc + jr;
-            if (mr == MR && nr == NR) {
-              arch.ukr(kc, a, b, c, op.ldc, op.alpha, beta_now);
-            } else {  // edge tile: the full kernel into scratch, then the valid part
-              arch.ukr(kc, a, b, tile, NR, op.alpha, 0.0f);
+            const bool few_rows = mr <= arch.rows_max;
+            if (nr == NR && (mr == MR || few_rows)) {
+              if (few_rows)
+                arch.ukr_rows(mr, kc, a, b, c, op.ldc, op.alpha, beta_now);
+              else
+                arch.ukr(kc, a, b, c, op.ldc, op.alpha, beta_now);
+            } else {  // edge tile: the kernel into scratch, then the valid part
+              if (few_rows)
+                arch.ukr_rows(mr, kc, a, b, tile, NR, op.alpha, 0.0f);
+              else
+                arch.ukr(kc, a, b, tile, NR, op.alpha, 0.0f);
               for (idx i = 0; i < mr; ++i)
                 for (idx j = 0; j < nr; ++j)
                   c[i * op.ldc + j] = beta_now == 0.0f
                                           ? tile[i * NR + j]
                                           : tile[i * NR + j] + beta_now * c[i * op.ldc + j];
             }
-            if (last_k && op.ep) apply_epilogue(*op.ep, op.C, op.ldc, ir, jr, mr, nr);
+            if (last_k && op.ep && !(arch.epilogue && arch.epilogue(*op.ep, op.C, op.ldc, ir, jr, mr, nr)))
+              apply_epilogue(*op.ep, op.C, op.ldc, ir, jr, mr, nr);
           }
         }
       }
@@ -179,7 +187,9 @@ void gemm_bf16(bool trans_a, bool trans_b, idx M, idx N, idx K, float alpha, con
   const Operands op{arch, M, N, Kp, alpha, beta, Ap, packed_b ? packed_b->data() : Bp, C, ldc,
                     epilogue};
 
-  int team = threads_for_work(2.0 * double(M) * double(N) * double(K), arch.flops_per_thread);
+  // A product of a few rows streams B once (memory-bound): worth a second thread much earlier.
+  const double per_thread = M <= arch.rows_max ? arch.flops_per_thread / 16 : arch.flops_per_thread;
+  int team = threads_for_work(2.0 * double(M) * double(N) * double(K), per_thread);
   // Split the larger tile count; never split K (that would reorder sums across threads).
   const bool split_n = n_panels >= m_panels || n_panels >= 4 * team;
   team = static_cast<int>(std::min<idx>(team, split_n ? n_panels : m_panels));
