@@ -32,11 +32,12 @@ using Bf16MicroKernel = void (*)(idx kc, const bf16* Ap, const bf16* Bp, float* 
 using Bf16RowsKernel = void (*)(idx m, idx kc, const bf16* Ap, const bf16* Bp, float* C, idx ldc,
                                 float alpha, float beta);
 
-// One panel of op(A): rows [i0, i0 + m) (m <= MR) and all K columns, into Ap (MR * Kp values).
-// op(A)(i, k) = A[i*lda + k], or A[k*lda + i] when trans_a.
+// Rows [i0, i0 + m) of op(A) and all K columns, as ceil(m / MR) consecutive panels of MR * Kp
+// values from Ap on (the last zero-padded). op(A)(i, k) = A[i*lda + k], or A[k*lda + i] when
+// trans_a. Several panels per call let a vector level read the caller's rows in long runs.
 using Bf16PackA = void (*)(const float* A, idx lda, bool trans_a, idx i0, idx m, idx K, bf16* Ap);
-// One panel of op(B): columns [j0, j0 + n) (n <= NR) and all K rows, into Bp (NR * Kp values).
-// op(B)(k, j) = B[k*ldb + j], or B[j*ldb + k] when trans_b.
+// Columns [j0, j0 + n) of op(B) and all K rows, as ceil(n / NR) consecutive panels of NR * Kp
+// values from Bp on. op(B)(k, j) = B[k*ldb + j], or B[j*ldb + k] when trans_b.
 using Bf16PackB = void (*)(const float* B, idx ldb, bool trans_b, idx j0, idx n, idx K, bf16* Bp);
 
 // Per-thread set-up around a share of micro-kernel calls (AMX: load the tile configuration,

@@ -71,19 +71,32 @@ inline __m512i along_k(const float* row, idx k0, idx K) {
   return round_pair(load16(row + k0, K - k0), load16(row + k0 + 16, K - k0 - 16));
 }
 
-// One B panel (NR columns, pairs of k interleaved), K padded to G with zeros.
+template <int NR>
+void pack_b_transposed(const float* B, idx ldb, idx j0, idx n, idx K, idx pairs, bf16* Bp);
+
+// ceil(n / NR) B panels (NR columns each, pairs of k interleaved), K padded to G with zeros.
 template <int NR, int G>
 void pack_b(const float* B, idx ldb, bool trans_b, idx j0, idx n, idx K, bf16* Bp) {
   static_assert(NR % 16 == 0, "NR: whole vectors of 16 columns");
   const idx pairs = (K + G - 1) / G * G / 2;
   if (!trans_b) {  // rows of B run along j: interleave rows 2p and 2p+1
-    for (idx p = 0; p < pairs; ++p)
-      for (int v = 0; v < NR / 16; ++v)
-        _mm512_storeu_si512(Bp + p * 2 * NR + 32 * v,
-                            pair_words_across(B, ldb, K, p, j0 + 16 * v, n - 16 * v));
+    // Eight panels at a time: 8 * NR values of each row read in a run, eight output streams.
+    constexpr idx kBlock = 8 * NR;
+    for (idx c0 = 0; c0 < n; c0 += kBlock)
+      for (idx p = 0; p < pairs; ++p)
+        for (idx c = c0; c < std::min(n, c0 + kBlock); c += NR)
+          for (int v = 0; v < NR / 16; ++v)
+            _mm512_storeu_si512(Bp + c * 2 * pairs + p * 2 * NR + 32 * v,
+                                pair_words_across(B, ldb, K, p, j0 + c + 16 * v, n - c - 16 * v));
     return;
   }
-  // Rows of B run along k: 16 columns x 16 pairs at a time, transposed.
+  for (idx c = 0; c < n; c += NR)
+    pack_b_transposed<NR>(B, ldb, j0 + c, std::min<idx>(NR, n - c), K, pairs, Bp + c * 2 * pairs);
+}
+
+// One B panel from rows of B that run along k: 16 columns x 16 pairs at a time, transposed.
+template <int NR>
+void pack_b_transposed(const float* B, idx ldb, idx j0, idx n, idx K, idx pairs, bf16* Bp) {
   for (int v = 0; v < NR / 16; ++v) {
     for (idx q0 = 0; q0 < pairs; q0 += 16) {
       __m512i r[16];
@@ -97,49 +110,60 @@ void pack_b(const float* B, idx ldb, bool trans_b, idx j0, idx n, idx K, bf16* B
   }
 }
 
-// One A panel for G = 2 (pairs; MR <= 16 rows): 32-bit pair words, MR of them per pair.
+// ceil(m / MR) A panels for G = 2 (pairs; MR <= 16 rows): 32-bit pair words, MR per pair.
 template <int MR>
 void pack_a_pairs(const float* A, idx lda, bool trans_a, idx i0, idx m, idx K, bf16* Ap) {
   static_assert(MR <= 16, "MR: one vector of pair words per pair");
   const idx pairs = (K + 1) / 2;
   std::uint32_t* out = reinterpret_cast<std::uint32_t*>(Ap);
-  if (trans_a) {  // rows of A run along i
-    for (idx p = 0; p < pairs; ++p)
-      _mm512_mask_storeu_epi32(out + p * MR, first(MR), pair_words_across(A, lda, K, p, i0, m));
+  if (trans_a) {  // rows of A run along i: 16 panels at a time (runs of 16 * MR values)
+    constexpr idx kBlock = 16 * MR;
+    for (idx r0 = 0; r0 < m; r0 += kBlock)
+      for (idx p = 0; p < pairs; ++p)
+        for (idx r = r0; r < std::min(m, r0 + kBlock); r += MR)
+          _mm512_mask_storeu_epi32(out + r * pairs + p * MR, first(MR),
+                                   pair_words_across(A, lda, K, p, i0 + r, std::min<idx>(MR, m - r)));
     return;
   }
   // Rows of A run along k: 16 pairs of a row at a time, scattered MR words apart.
   const __m512i stride = _mm512_mullo_epi32(_mm512_set1_epi32(MR),
                                             _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7,
                                                              6, 5, 4, 3, 2, 1, 0));
-  for (int i = 0; i < MR; ++i)
-    for (idx q0 = 0; q0 < pairs; q0 += 16) {
-      const __m512i words = i < m ? along_k(A + (i0 + i) * lda, 2 * q0, K) : _mm512_setzero_si512();
-      _mm512_mask_i32scatter_epi32(out + q0 * MR + i, first(pairs - q0), stride, words, 4);
-    }
+  for (idx r = 0; r < m; r += MR)
+    for (int i = 0; i < MR; ++i)
+      for (idx q0 = 0; q0 < pairs; q0 += 16) {
+        const __m512i words =
+            r + i < m ? along_k(A + (i0 + r + i) * lda, 2 * q0, K) : _mm512_setzero_si512();
+        _mm512_mask_i32scatter_epi32(out + r * pairs + q0 * MR + i, first(pairs - q0), stride, words, 4);
+      }
 }
 
-// One A panel for G = 32 (AMX: MR rows x 32 k per chunk, MR a multiple of 16).
+// ceil(m / MR) A panels for G = 32 (AMX: MR rows x 32 k per chunk, MR a multiple of 16).
 template <int MR>
 void pack_a_chunks(const float* A, idx lda, bool trans_a, idx i0, idx m, idx K, bf16* Ap) {
   static_assert(MR % 16 == 0, "MR: whole groups of 16 rows");
   const idx Kp = (K + 31) / 32 * 32;
-  for (idx c = 0; c < Kp; c += 32) {
-    bf16* chunk = Ap + c * MR;
-    if (!trans_a) {  // rows of A run along k: one row of the chunk per 64-byte store
-      for (int i = 0; i < MR; ++i)
-        _mm512_storeu_si512(chunk + i * 32,
-                            i < m ? along_k(A + (i0 + i) * lda, c, K) : _mm512_setzero_si512());
-      continue;
+  const idx rows = (m + MR - 1) / MR * MR;  // whole panels: padding rows are zeros
+  if (!trans_a) {  // rows of A run along k: each read straight through, 32 values per chunk row
+    for (idx i = 0; i < rows; ++i) {
+      bf16* out = Ap + (i / MR) * MR * Kp + (i % MR) * 32;
+      for (idx c = 0; c < Kp; c += 32)
+        _mm512_storeu_si512(out + c * MR, i < m ? along_k(A + (i0 + i) * lda, c, K) : _mm512_setzero_si512());
     }
-    // Rows of A run along i: pair words of 16 rows for 16 pairs, transposed to rows.
-    for (int h = 0; h < MR; h += 16) {
-      __m512i r[16];
-      for (int q = 0; q < 16; ++q) r[q] = pair_words_across(A, lda, K, c / 2 + q, i0 + h, m - h);
-      transpose16(r);
-      for (int i = 0; i < 16; ++i) _mm512_storeu_si512(chunk + (h + i) * 32, r[i]);
-    }
+    return;
   }
+  // Rows of A run along i: pair words of 16 rows for 16 pairs, transposed to rows; the 32 rows
+  // of k of a chunk are swept along i over 8 panels at a time (runs of 256 values).
+  constexpr idx kBlock = 8 * MR;
+  for (idx h0 = 0; h0 < rows; h0 += kBlock)
+    for (idx c = 0; c < Kp; c += 32)
+      for (idx h = h0; h < std::min(rows, h0 + kBlock); h += 16) {
+        __m512i r[16];
+        for (int q = 0; q < 16; ++q) r[q] = pair_words_across(A, lda, K, c / 2 + q, i0 + h, m - h);
+        transpose16(r);
+        bf16* chunk = Ap + (h / MR) * MR * Kp + c * MR + (h % MR) * 32;
+        for (int i = 0; i < 16; ++i) _mm512_storeu_si512(chunk + i * 32, r[i]);
+      }
 }
 
 // The portable fingerprint (kernels/gemm_bf16/bf16_template.hpp), 64 lanes as 4 vectors.

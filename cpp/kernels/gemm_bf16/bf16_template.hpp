@@ -8,7 +8,7 @@ inline dp::idx bf16_round_up(dp::idx k, dp::idx g) { return (k + g - 1) / g * g;
 
 // One A panel, chunks of G values of k per row (MR x G per chunk), zero-padded.
 template <int MR, int G>
-void bf16_pack_a_portable(const float* A, dp::idx lda, bool trans_a, dp::idx i0, dp::idx m,
+void bf16_pack_a_panel(const float* A, dp::idx lda, bool trans_a, dp::idx i0, dp::idx m,
                           dp::idx K, dp::bf16* Ap) {
   const dp::idx Kp = bf16_round_up(K, G);
   for (dp::idx c = 0; c < Kp; c += G) {
@@ -25,7 +25,7 @@ void bf16_pack_a_portable(const float* A, dp::idx lda, bool trans_a, dp::idx i0,
 
 // One B panel in pairs of k interleaved per column (NR x 2 per pair), K padded to G.
 template <int NR, int G>
-void bf16_pack_b_portable(const float* B, dp::idx ldb, bool trans_b, dp::idx j0, dp::idx n,
+void bf16_pack_b_panel(const float* B, dp::idx ldb, bool trans_b, dp::idx j0, dp::idx n,
                           dp::idx K, dp::bf16* Bp) {
   const dp::idx Kp = bf16_round_up(K, G);
   for (dp::idx p = 0; p < Kp / 2; ++p) {
@@ -38,6 +38,22 @@ void bf16_pack_b_portable(const float* B, dp::idx ldb, bool trans_b, dp::idx j0,
         row[2 * j + e] = dp::bf16_from_float(v);
       }
   }
+}
+
+// Consecutive panels (the Bf16PackA / Bf16PackB contract), one at a time.
+template <int MR, int G>
+void bf16_pack_a_portable(const float* A, dp::idx lda, bool trans_a, dp::idx i0, dp::idx m,
+                          dp::idx K, dp::bf16* Ap) {
+  const dp::idx Kp = bf16_round_up(K, G);
+  for (dp::idx r = 0; r < m; r += MR)
+    bf16_pack_a_panel<MR, G>(A, lda, trans_a, i0 + r, std::min<dp::idx>(MR, m - r), K, Ap + r * Kp);
+}
+template <int NR, int G>
+void bf16_pack_b_portable(const float* B, dp::idx ldb, bool trans_b, dp::idx j0, dp::idx n,
+                          dp::idx K, dp::bf16* Bp) {
+  const dp::idx Kp = bf16_round_up(K, G);
+  for (dp::idx c = 0; c < n; c += NR)
+    bf16_pack_b_panel<NR, G>(B, ldb, trans_b, j0 + c, std::min<dp::idx>(NR, n - c), K, Bp + c * Kp);
 }
 
 // The micro-kernel emulated in float32: the product of two bf16 values is exact in float32, and

@@ -119,13 +119,12 @@ void compute_rectangle(const Operands& op, idx i0, idx i1, idx j0, idx j1) {
   if (arch.leave) arch.leave();
 }
 
+// Panels [p_begin, p_end) of op(B) (K x N), in one call: the packer reads long runs of B.
 void pack_b_panels(const GemmBf16Arch& arch, bool tb, idx K, const float* B, idx ldb, idx N,
                    idx p_begin, idx p_end, bf16* Bp) {
-  const idx Kp = ceil_div(K, arch.kg) * arch.kg;
-  for (idx p = p_begin; p < p_end; ++p) {
-    const idx j0 = p * arch.nr;
-    arch.pack_b(B, ldb, tb, j0, std::min<idx>(arch.nr, N - j0), K, Bp + j0 * Kp);
-  }
+  if (p_begin >= p_end) return;
+  const idx Kp = ceil_div(K, arch.kg) * arch.kg, j0 = p_begin * arch.nr;
+  arch.pack_b(B, ldb, tb, j0, std::min(N, p_end * arch.nr) - j0, K, Bp + j0 * Kp);
 }
 
 // Packing moves memory: worth a second thread from about this many elements.
@@ -197,9 +196,9 @@ void gemm_bf16(bool trans_a, bool trans_b, idx M, idx N, idx K, float alpha, con
   auto run_share = [&](int t) {
     idx a0, a1, b0 = 0, b1 = 0;
     share(t, team, m_panels, &a0, &a1);
-    for (idx p = a0; p < a1; ++p) {
-      const idx i0 = p * arch.mr;
-      arch.pack_a(A, lda, trans_a, i0, std::min<idx>(arch.mr, M - i0), K, Ap + i0 * Kp);
+    if (a0 < a1) {
+      const idx i0 = a0 * arch.mr;
+      arch.pack_a(A, lda, trans_a, i0, std::min(M, a1 * arch.mr) - i0, K, Ap + i0 * Kp);
     }
     if (!packed_b) {
       share(t, team, n_panels, &b0, &b1);
