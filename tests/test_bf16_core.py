@@ -148,6 +148,24 @@ def test_fused_sgd_step_updates_float32_master_weights(level):
     assert moved.mean() > 0.5 and (r(core.params()) == r(tiny)).mean() > 0.9
 
 
+@pytest.mark.parametrize("n", [1, 8, 40])
+def test_fused_sgd_step_is_a_bf16_step_at_every_batch_size(level, n):
+    """Small batches have a float32 fused backward + SGD kernel; in bf16 the step stays bf16."""
+    X, labels = data(n=n, seed=n)
+    labels = labels.astype(np.int64)
+    core = make_core(seed=11)
+    core.precision = "bf16"
+    _, g16 = core.gradient(X, labels, None, 0.0)
+    core.precision = "fp32"
+    _, g32 = core.gradient(X, labels, None, 0.0)
+    core.precision = "bf16"
+    before = core.params().copy()
+    lr = 0.25
+    core.train_step_sgd(X, labels, None, lr, 0.0)
+    step = (before.astype(np.float64) - core.params()) / lr
+    assert np.abs(step - g16).max() < 0.05 * np.abs(g16 - g32).max()
+
+
 def test_inference_cache_follows_writes_through_views(level):
     core = make_core(seed=5)
     X, _ = data(n=10)
