@@ -140,11 +140,12 @@ def test_gemm_bf16_special_values(level):
     assert np.isfinite(np.delete(np.delete(got, 3, axis=0), 2, axis=1)).all()
 
 
+@pytest.mark.parametrize("M", [300, 3], ids=["tiles", "few-rows"])
 @pytest.mark.parametrize("trans", [(0, 1), (0, 0), (1, 0)], ids=["NT", "NN", "TN"])
-def test_gemm_bf16_bitwise_equal_for_one_and_two_threads(level, trans):
+def test_gemm_bf16_bitwise_equal_for_one_and_two_threads(level, trans, M):
     rng = np.random.default_rng(11)
     ta, tb = trans
-    M, N, Kd = 300, 260, 200
+    N, Kd = 2600, 2000
     A = rng.standard_normal((Kd, M) if ta else (M, Kd)).astype(np.float32)
     B = rng.standard_normal((N, Kd) if tb else (Kd, N)).astype(np.float32)
     C0 = rng.standard_normal((M, N)).astype(np.float32)

@@ -32,6 +32,12 @@ using Bf16MicroKernel = void (*)(idx kc, const bf16* Ap, const bf16* Bp, float* 
 using Bf16RowsKernel = void (*)(idx m, idx kc, const bf16* Ap, const bf16* Bp, float* C, idx ldc,
                                 float alpha, float beta);
 
+// C[m x n] = alpha * A Bᵀ + beta * C for m <= dot_rows rows of A and n <= dot_cols rows of B,
+// both rows along k, read in place and rounded in registers: a product of a few rows of A with an
+// op(B) = Bᵀ used once (one sample's forward pass) skips packing B.
+using Bf16DotKernel = void (*)(idx K, const float* A, idx lda, const float* B, idx ldb, float* C,
+                               idx ldc, idx m, idx n, float alpha, float beta);
+
 // Rows [i0, i0 + m) of op(A) and all K columns, as ceil(m / MR) consecutive panels of MR * Kp
 // values from Ap on (the last zero-padded). op(A)(i, k) = A[i*lda + k], or A[k*lda + i] when
 // trans_a. Several panels per call let a vector level read the caller's rows in long runs.
@@ -61,6 +67,8 @@ struct GemmBf16Arch {
   Bf16MicroKernel ukr;
   int rows_max;                // panels of at most this many rows go to ukr_rows (0: none)
   Bf16RowsKernel ukr_rows;
+  int dot_rows, dot_cols;      // C = A Bᵀ with at most dot_rows rows goes to dot (0: never)
+  Bf16DotKernel dot;
   Bf16PackA pack_a;
   Bf16PackB pack_b;
   Bf16ThreadHook enter, leave;

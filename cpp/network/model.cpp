@@ -12,6 +12,7 @@
 namespace dp {
 namespace {
 constexpr idx kInferenceChunk = 1024;  // rows per pass in inference: bounded scratch memory
+constexpr idx kFewRows = 4;            // bf16 inference of at most this many rows: no cached panels
 }
 
 template <class T>
@@ -84,7 +85,9 @@ void Model<T>::output_transform(T* logits, idx n) const {
 
 template <class T>
 void Model<T>::forward(const T* X, idx n, T* logits, Precision p) const {
-  const auto panels = inference_panels(p);
+  // A few rows (one sample) read the weights once, rounding them in registers: cheaper than
+  // checking the cached panels (one read of the weights) and reading them too.
+  const auto panels = inference_panels(n > kFewRows ? p : Precision::Fp32);
   const idx widest = *std::max_element(sizes_.begin(), sizes_.end());
   std::vector<T> ping(std::size_t(std::min(n, kInferenceChunk) * widest)), pong(ping.size());
   for (idx r0 = 0; r0 < n; r0 += kInferenceChunk) {
@@ -107,7 +110,7 @@ void Model<T>::output(const T* X, idx n, T* out, Precision p) const {
 
 template <class T>
 void Model<T>::activations(const T* X, idx n, const std::vector<T*>& outs, Precision p) const {
-  const auto panels = inference_panels(p);
+  const auto panels = inference_panels(n > kFewRows ? p : Precision::Fp32);
   const T* in = X;
   for (idx l = 0; l < num_layers(); ++l) {
     layer_forward(l, in, n, outs[l], p, panels.get());

@@ -13,6 +13,7 @@ namespace isa_amx {
 #include "../../kernels/gemm_bf16/bf16_template.hpp"
 #include "../avx512/bf16_pack.hpp"
 #include "../avx512/bf16_epilogue.hpp"
+#include "../avx512/bf16_dot.hpp"
 
 constexpr int kMR = 32, kNR = 32, kG = 32;
 
@@ -147,7 +148,8 @@ void fill_bf16_arch_amx(GemmBf16Arch& a) {
   // little next to the products, and 2048- or 4096-float rows of C put every C row of a tile in one
   // L1 set). An MC x NC = 128 x 256 block of C keeps its A and B blocks in L2 for K up to ~2500.
   // Against blocks of KC = 512 with C in L2: 1.1-1.4x on 2048^3 and on MLP training steps.
-  a = {"amx", kMR, kNR, kG, /*mc=*/128, /*kc=*/4096, /*nc=*/256, ukr, /*rows_max=*/4, ukr_rows, pack_a, pack_b,
+  a = {"amx", kMR, kNR, kG, /*mc=*/128, /*kc=*/4096, /*nc=*/256, ukr, /*rows_max=*/4, ukr_rows,
+       bf16_dot::kRows, bf16_dot::kCols, bf16_dot::kernel, pack_a, pack_b,
        enter, leave, bf16_epilogue::apply, bf16_pack::fingerprint, /*flops_per_thread=*/8.0e6};
 }
 

@@ -10,6 +10,7 @@ namespace isa_avx512bf16 {
 #include "../../kernels/gemm_bf16/bf16_template.hpp"
 #include "bf16_pack.hpp"
 #include "bf16_epilogue.hpp"
+#include "bf16_dot.hpp"
 
 constexpr int kMR = 6, kNV = 4, kNR = 16 * kNV, kG = 2;
 
@@ -70,7 +71,8 @@ void pack_b(const float* B, idx ldb, bool tb, idx j0, idx n, idx K, bf16* Bp) {
 
 void fill_bf16_arch_avx512bf16(GemmBf16Arch& a) {
   using namespace isa_avx512bf16;
-  a = {"avx512bf16", kMR, kNR, kG, /*mc=*/240, /*kc=*/512, /*nc=*/512, ukr, 0, nullptr, pack_a, pack_b,
+  a = {"avx512bf16", kMR, kNR, kG, /*mc=*/240, /*kc=*/512, /*nc=*/512, ukr, 0, nullptr, bf16_dot::kRows, bf16_dot::kCols,
+       bf16_dot::kernel, pack_a, pack_b,
        nullptr, nullptr, bf16_epilogue::apply, bf16_pack::fingerprint, /*flops_per_thread=*/2.0e6};
 }
 

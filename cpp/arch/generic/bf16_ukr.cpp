@@ -24,7 +24,7 @@ std::uint64_t fingerprint(const float* x, idx n) { return bf16_fingerprint_porta
 
 void fill_bf16_arch_generic(GemmBf16Arch& a) {
   using namespace isa_generic_bf16;
-  a = {"generic", kMR, kNR, kG, /*mc=*/64, /*kc=*/256, /*nc=*/512, ukr, 0, nullptr, pack_a, pack_b,
+  a = {"generic", kMR, kNR, kG, /*mc=*/64, /*kc=*/256, /*nc=*/512, ukr, 0, nullptr, 0, 0, nullptr, pack_a, pack_b,
        nullptr, nullptr, nullptr, fingerprint, /*flops_per_thread=*/1.0e6};
 }
 

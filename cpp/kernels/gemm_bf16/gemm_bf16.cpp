@@ -130,6 +130,30 @@ void pack_b_panels(const GemmBf16Arch& arch, bool tb, idx K, const float* B, idx
 // Packing moves memory: worth a second thread from about this many elements.
 constexpr double kPackElementsPerThread = 32768;
 
+// A few rows of A against op(B) = Bᵀ (rows of B along k), nothing packed: dot products of rows
+// rounded in registers. Threads split the rows of B (columns of C); the epilogue runs on each
+// thread's columns once they are final.
+void gemm_dot(const GemmBf16Arch& arch, idx M, idx N, idx K, float alpha, const float* A, idx lda,
+              const float* B, idx ldb, float beta, float* C, idx ldc,
+              const GemmEpilogue<float>* ep) {
+  const idx tiles = ceil_div(N, arch.dot_cols);
+  // Memory-bound (B is read once): worth a second thread early.
+  const int team = static_cast<int>(std::min<idx>(
+      threads_for_work(2.0 * double(M) * double(N) * double(K), arch.flops_per_thread / 16), tiles));
+  auto run_share = [&](int t) {
+    idx t0, t1;
+    share(t, team, tiles, &t0, &t1);
+    const idx j0 = t0 * arch.dot_cols, j1 = std::min(N, t1 * arch.dot_cols);
+    for (idx j = j0; j < j1; j += arch.dot_cols)
+      arch.dot(K, A, lda, B + j * ldb, ldb, C + j, ldc, M, std::min<idx>(arch.dot_cols, j1 - j), alpha, beta);
+    if (ep && j0 < j1 && !(arch.epilogue && arch.epilogue(*ep, C, ldc, 0, j0, M, j1 - j0)))
+      apply_epilogue(*ep, C, ldc, 0, j0, M, j1 - j0);
+  };
+  if (team <= 1) return run_share(0);
+#pragma omp parallel for num_threads(team) schedule(static, 1)
+  for (int t = 0; t < team; ++t) run_share(t);
+}
+
 }  // namespace
 
 bf16* Bf16PackedB::reserve(std::size_t count) {
@@ -178,6 +202,8 @@ void gemm_bf16(bool trans_a, bool trans_b, idx M, idx N, idx K, float alpha, con
     if (!B) throw std::logic_error("gemm_bf16: the packed B does not fit this product or level");
     packed_b = nullptr;
   }
+  if (!packed_b && !trans_a && trans_b && M <= arch.dot_rows)
+    return gemm_dot(arch, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, epilogue);
   const idx Kp = ceil_div(K, arch.kg) * arch.kg;
   const idx m_panels = ceil_div(M, arch.mr), n_panels = ceil_div(N, arch.nr);
   // Reserve all scratch before the parallel region: nothing inside it can throw.
