@@ -113,6 +113,16 @@ def test_gemm_bf16_small_blocks_split_every_loop(level, small_blocks, trans):
     assert_bf16_close(got, A, B, ta, tb, -0.1, 0.9, C0)
 
 
+@pytest.mark.parametrize("M, N", [(2600, 300), (300, 2600)], ids=["tall", "wide"])
+def test_gemm_bf16_large_split_products(level, M, N):
+    """Products large enough for two threads and several blocks of each operand."""
+    rng = np.random.default_rng(13)
+    Kd = 300
+    A = rng.standard_normal((M, Kd)).astype(np.float32)
+    B = rng.standard_normal((N, Kd)).astype(np.float32)
+    assert_bf16_close(K.gemm(A, B, trans_b=True, precision="bf16"), A, B, False, True)
+
+
 def test_gemm_bf16_reads_row_strided_views(level):
     rng = np.random.default_rng(5)
     big_a = rng.standard_normal((50, 120)).astype(np.float32)
@@ -140,12 +150,13 @@ def test_gemm_bf16_special_values(level):
     assert np.isfinite(np.delete(np.delete(got, 3, axis=0), 2, axis=1)).all()
 
 
-@pytest.mark.parametrize("M", [300, 3], ids=["tiles", "few-rows"])
+# Split along N (B packed by each thread), along M (A packed by each thread), few rows.
+@pytest.mark.parametrize("M, N", [(300, 2600), (2600, 300), (3, 2600)], ids=["wide", "tall", "few-rows"])
 @pytest.mark.parametrize("trans", [(0, 1), (0, 0), (1, 0)], ids=["NT", "NN", "TN"])
-def test_gemm_bf16_bitwise_equal_for_one_and_two_threads(level, trans, M):
+def test_gemm_bf16_bitwise_equal_for_one_and_two_threads(level, trans, M, N):
     rng = np.random.default_rng(11)
     ta, tb = trans
-    N, Kd = 2600, 2000
+    Kd = 700
     A = rng.standard_normal((Kd, M) if ta else (M, Kd)).astype(np.float32)
     B = rng.standard_normal((N, Kd) if tb else (Kd, N)).astype(np.float32)
     C0 = rng.standard_normal((M, N)).astype(np.float32)

@@ -1,11 +1,15 @@
-// The bf16 GEMM driver. Both operands are packed whole before any product (in parallel, each
-// element rounded exactly once, no thread packing what another one also packs), then threads
-// sweep disjoint rectangles of C aligned to the tile grid over the packed panels: NC columns, MC
-// rows, KC of k, then NR x MR micro-tiles (see compute_rectangle). Every element of C sees
-// the same sequence of operations whatever the thread count (bitwise-identical results).
+// The bf16 GEMM driver. Threads own disjoint rectangles of C aligned to the tile grid, split
+// along N (or M); the other operand is packed whole first, by all threads (each element rounded
+// once, no thread packing what another one also packs), and the operand along the split is packed
+// by its owner one L2 block at a time, right before its products use it. Within a rectangle an
+// MC x NC block of C sums all of K while its A and B blocks stay in L2 (see compute_rectangle).
+// Every element of C sees the same sequence of operations whatever the thread count
+// (bitwise-identical results).
 #include "gemm_bf16.hpp"
 #include <algorithm>
+#include <memory>
 #include <stdexcept>
+#include <vector>
 #include "../../runtime/bf16_dispatch.hpp"
 #include "../../runtime/threads.hpp"
 #include "../activations.hpp"
@@ -56,67 +60,99 @@ inline void share(int t, int team, idx count, idx* begin, idx* end) {
   *end = count * (t + 1) / team;
 }
 
+// Where a packed operand comes from: the float32 matrix and its layout, for the operand a thread
+// packs itself block by block (see gemm_bf16).
+struct Source {
+  const float* data;
+  idx ld;
+  bool trans;
+};
+
 struct Operands {
   const GemmBf16Arch& arch;
-  idx M, N, Kp;
+  idx M, N, K, Kp;
   float alpha, beta;
-  const bf16* Ap;  // ceil(M/mr) panels of mr x Kp
-  const bf16* Bp;  // ceil(N/nr) panels of nr x Kp
+  const bf16* Ap;  // ceil(M/mr) panels of mr x Kp, or null: A is packed per MC block (lazy_a)
+  const bf16* Bp;  // ceil(N/nr) panels of nr x Kp, or null: B is packed per NC block (lazy_b)
+  Source A, B;
   float* C;
   idx ldc;
   const GemmEpilogue<float>* ep;
 };
 
-// One thread's rectangle of C: rows [i0, i1), columns [j0, j1), both on the tile grid. Every
-// operand is packed already, so the loops only choose what stays in which cache: an MC x NC block
-// of C stays in L2 while the whole K is summed into it, KC at a time (C goes back to memory once,
-// not once per KC block); for each KC block a kc x NR micro-panel of B stays in L1 while the MC
-// rows of A stream past it from L2.
-void compute_rectangle(const Operands& op, idx i0, idx i1, idx j0, idx j1) {
+// C[ic : ic_end, jc : jc_end] over all of K, KC at a time, from the panels at a (row ic's panel)
+// and b (column jc's panel), panels Kp apart times the tile.
+void compute_block(const Operands& op, idx ic, idx ic_end, idx jc, idx jc_end, const bf16* a_block,
+                   const bf16* b_block, float* tile) {
   const GemmBf16Arch& arch = op.arch;
   const int MR = arch.mr, NR = arch.nr;
-  alignas(64) float tile[kMaxTile];
-  if (arch.enter) arch.enter();
-  for (idx jc = j0; jc < j1; jc += arch.nc) {
-    const idx jc_end = std::min(j1, jc + arch.nc);
-    for (idx ic = i0; ic < i1; ic += arch.mc) {
-      const idx ic_end = std::min(i1, ic + arch.mc);
-      for (idx pc = 0; pc < op.Kp; pc += arch.kc) {
-        const idx kc = std::min(arch.kc, op.Kp - pc);
-        const bool last_k = pc + kc == op.Kp;
-        const float beta_now = pc == 0 ? op.beta : 1.0f;
-        for (idx jr = jc; jr < jc_end; jr += NR) {
-          const idx nr = std::min<idx>(NR, op.N - jr);
-          const bf16* b = op.Bp + jr * op.Kp + pc * NR;  // panel jr/NR, slice at pc
-          for (idx ir = ic; ir < ic_end; ir += MR) {
-            const idx mr = std::min<idx>(MR, op.M - ir);
-            const bf16* a = op.Ap + ir * op.Kp + pc * MR;
-            float* c = op.C + ir * op.ldc + jr;
-            const bool few_rows = mr <= arch.rows_max;
-            if (nr == NR && (mr == MR || few_rows)) {
-              if (few_rows)
-                arch.ukr_rows(mr, kc, a, b, c, op.ldc, op.alpha, beta_now);
-              else
-                arch.ukr(kc, a, b, c, op.ldc, op.alpha, beta_now);
-            } else {  // edge tile: the kernel into scratch, then the valid part
-              if (few_rows)
-                arch.ukr_rows(mr, kc, a, b, tile, NR, op.alpha, 0.0f);
-              else
-                arch.ukr(kc, a, b, tile, NR, op.alpha, 0.0f);
-              for (idx i = 0; i < mr; ++i)
-                for (idx j = 0; j < nr; ++j)
-                  c[i * op.ldc + j] = beta_now == 0.0f
-                                          ? tile[i * NR + j]
-                                          : tile[i * NR + j] + beta_now * c[i * op.ldc + j];
-            }
-            if (last_k && op.ep && !(arch.epilogue && arch.epilogue(*op.ep, op.C, op.ldc, ir, jr, mr, nr)))
-              apply_epilogue(*op.ep, op.C, op.ldc, ir, jr, mr, nr);
-          }
+  for (idx pc = 0; pc < op.Kp; pc += arch.kc) {
+    const idx kc = std::min(arch.kc, op.Kp - pc);
+    const bool last_k = pc + kc == op.Kp;
+    const float beta_now = pc == 0 ? op.beta : 1.0f;
+    for (idx jr = jc; jr < jc_end; jr += NR) {
+      const idx nr = std::min<idx>(NR, op.N - jr);
+      const bf16* b = b_block + (jr - jc) * op.Kp + pc * NR;  // panel jr/NR, slice at pc
+      for (idx ir = ic; ir < ic_end; ir += MR) {
+        const idx mr = std::min<idx>(MR, op.M - ir);
+        const bf16* a = a_block + (ir - ic) * op.Kp + pc * MR;
+        float* c = op.C + ir * op.ldc + jr;
+        const bool few_rows = mr <= arch.rows_max;
+        if (nr == NR && (mr == MR || few_rows)) {
+          if (few_rows)
+            arch.ukr_rows(mr, kc, a, b, c, op.ldc, op.alpha, beta_now);
+          else
+            arch.ukr(kc, a, b, c, op.ldc, op.alpha, beta_now);
+        } else {  // edge tile: the kernel into scratch, then the valid part
+          if (few_rows)
+            arch.ukr_rows(mr, kc, a, b, tile, NR, op.alpha, 0.0f);
+          else
+            arch.ukr(kc, a, b, tile, NR, op.alpha, 0.0f);
+          for (idx i = 0; i < mr; ++i)
+            for (idx j = 0; j < nr; ++j)
+              c[i * op.ldc + j] = beta_now == 0.0f ? tile[i * NR + j]
+                                                   : tile[i * NR + j] + beta_now * c[i * op.ldc + j];
         }
+        if (last_k && op.ep && !(arch.epilogue && arch.epilogue(*op.ep, op.C, op.ldc, ir, jr, mr, nr)))
+          apply_epilogue(*op.ep, op.C, op.ldc, ir, jr, mr, nr);
       }
     }
   }
+}
+
+// One thread's rectangle of C: rows [i0, i1), columns [j0, j1), both on the tile grid. An MC x NC
+// block of C stays in L2 while the whole K is summed into it, KC at a time (C goes back to memory
+// once, not once per KC block), its A and B blocks in L2 too. The operand along the split (the
+// thread's own columns of B, or rows of A) is packed here, one block at a time into `own`, right
+// before its products read it back from L2; the other one was packed by all threads beforehand.
+void compute_rectangle(const Operands& op, idx i0, idx i1, idx j0, idx j1, bf16* own) {
+  const GemmBf16Arch& arch = op.arch;
+  alignas(64) float tile[kMaxTile];
+  if (arch.enter) arch.enter();
+  if (!op.Ap) {  // rows of A are this thread's: each MC block packed once, then every NC block
+    for (idx ic = i0; ic < i1; ic += arch.mc) {
+      const idx ic_end = std::min(i1, ic + arch.mc);
+      arch.pack_a(op.A.data, op.A.ld, op.A.trans, ic, ic_end - ic, op.K, own);
+      for (idx jc = j0; jc < j1; jc += arch.nc)
+        compute_block(op, ic, ic_end, jc, std::min(j1, jc + arch.nc), own, op.Bp + jc * op.Kp, tile);
+    }
+  } else {
+    for (idx jc = j0; jc < j1; jc += arch.nc) {
+      const idx jc_end = std::min(j1, jc + arch.nc);
+      const bf16* b_block = op.Bp ? op.Bp + jc * op.Kp : own;
+      if (!op.Bp) arch.pack_b(op.B.data, op.B.ld, op.B.trans, jc, jc_end - jc, op.K, own);
+      for (idx ic = i0; ic < i1; ic += arch.mc)
+        compute_block(op, ic, std::min(i1, ic + arch.mc), jc, jc_end, op.Ap + ic * op.Kp, b_block, tile);
+    }
+  }
   if (arch.leave) arch.leave();
+}
+
+// Per-thread blocks of the operand each thread packs for itself, kept by the calling thread.
+std::vector<std::unique_ptr<ScratchBuffer<bf16>>>& own_blocks(int team) {
+  thread_local std::vector<std::unique_ptr<ScratchBuffer<bf16>>> pool;
+  while (static_cast<int>(pool.size()) < team) pool.push_back(std::make_unique<ScratchBuffer<bf16>>());
+  return pool;
 }
 
 // Panels [p_begin, p_end) of op(B) (K x N), in one call: the packer reads long runs of B.
@@ -206,11 +242,6 @@ void gemm_bf16(bool trans_a, bool trans_b, idx M, idx N, idx K, float alpha, con
     return gemm_dot(arch, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, epilogue);
   const idx Kp = ceil_div(K, arch.kg) * arch.kg;
   const idx m_panels = ceil_div(M, arch.mr), n_panels = ceil_div(N, arch.nr);
-  // Reserve all scratch before the parallel region: nothing inside it can throw.
-  bf16* Ap = a_scratch().reserve(std::size_t(m_panels * arch.mr * Kp));
-  bf16* Bp = packed_b ? nullptr : b_scratch().reserve(std::size_t(n_panels * arch.nr * Kp));
-  const Operands op{arch, M, N, Kp, alpha, beta, Ap, packed_b ? packed_b->data() : Bp, C, ldc,
-                    epilogue};
 
   // A product of a few rows streams B once (memory-bound): worth a second thread much earlier.
   const double per_thread = M <= arch.rows_max ? arch.flops_per_thread / 16 : arch.flops_per_thread;
@@ -218,17 +249,32 @@ void gemm_bf16(bool trans_a, bool trans_b, idx M, idx N, idx K, float alpha, con
   // Split the larger tile count; never split K (that would reorder sums across threads).
   const bool split_n = n_panels >= m_panels || n_panels >= 4 * team;
   team = static_cast<int>(std::min<idx>(team, split_n ? n_panels : m_panels));
+  // The operand along the split is packed by its thread, block by block (hot in L2 when used);
+  // the other one is packed first, by all threads, and shared.
+  const bool lazy_b = split_n && !packed_b, lazy_a = !split_n;
 
-  auto run_share = [&](int t) {
-    idx a0, a1, b0 = 0, b1 = 0;
-    share(t, team, m_panels, &a0, &a1);
-    if (a0 < a1) {
-      const idx i0 = a0 * arch.mr;
-      arch.pack_a(A, lda, trans_a, i0, std::min(M, a1 * arch.mr) - i0, K, Ap + i0 * Kp);
+  // Reserve all scratch before the parallel region: nothing inside it can throw.
+  bf16* Ap = lazy_a ? nullptr : a_scratch().reserve(std::size_t(m_panels * arch.mr * Kp));
+  bf16* Bp = packed_b || lazy_b ? nullptr : b_scratch().reserve(std::size_t(n_panels * arch.nr * Kp));
+  auto& own = own_blocks(team);
+  if (lazy_a || lazy_b)
+    for (int t = 0; t < team; ++t)
+      own[t]->reserve(std::size_t((lazy_a ? std::min(arch.mc, m_panels * arch.mr)
+                                          : std::min(arch.nc, n_panels * arch.nr)) * Kp));
+  const Operands op{arch, M, N, K, Kp, alpha, beta, Ap, packed_b ? packed_b->data() : Bp,
+                    {A, lda, trans_a}, {B, ldb, trans_b}, C, ldc, epilogue};
+
+  auto run_share = [&](int t) {  // the shared operand's panels
+    idx p0, p1;
+    if (Ap) {
+      share(t, team, m_panels, &p0, &p1);
+      if (p0 < p1)
+        arch.pack_a(A, lda, trans_a, p0 * arch.mr, std::min(M, p1 * arch.mr) - p0 * arch.mr, K,
+                    Ap + p0 * arch.mr * Kp);
     }
-    if (!packed_b) {
-      share(t, team, n_panels, &b0, &b1);
-      pack_b_panels(arch, trans_b, K, B, ldb, N, b0, b1, Bp);
+    if (Bp) {
+      share(t, team, n_panels, &p0, &p1);
+      pack_b_panels(arch, trans_b, K, B, ldb, N, p0, p1, Bp);
     }
   };
   auto compute_share = [&](int t) {
@@ -239,7 +285,7 @@ void gemm_bf16(bool trans_a, bool trans_b, idx M, idx N, idx K, float alpha, con
       share(t, team, m_panels, &r0, &r1);
     if (r0 < r1 && c0 < c1)
       compute_rectangle(op, r0 * arch.mr, std::min(M, r1 * arch.mr), c0 * arch.nr,
-                        std::min(N, c1 * arch.nr));
+                        std::min(N, c1 * arch.nr), own[t]->reserve(0));
   };
   if (team == 1) {
     run_share(0);
