@@ -113,8 +113,13 @@ void compute_block(const Operands& op, idx ic, idx ic_end, idx jc, idx jc_end, c
               c[i * op.ldc + j] = beta_now == 0.0f ? tile[i * NR + j]
                                                    : tile[i * NR + j] + beta_now * c[i * op.ldc + j];
         }
-        if (last_k && op.ep && !(arch.epilogue && arch.epilogue(*op.ep, op.C, op.ldc, ir, jr, mr, nr)))
-          apply_epilogue(*op.ep, op.C, op.ldc, ir, jr, mr, nr);
+      }
+      // The epilogue on the column strip just finished, not tile by tile: the tiles' stores
+      // (AMX tile stores: no forwarding to loads) have landed by then.
+      if (last_k && op.ep) {
+        const idx rows = std::min(ic_end, op.M) - ic;
+        if (!(arch.epilogue && arch.epilogue(*op.ep, op.C, op.ldc, ic, jr, rows, nr)))
+          apply_epilogue(*op.ep, op.C, op.ldc, ic, jr, rows, nr);
       }
     }
   }
