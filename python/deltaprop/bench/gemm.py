@@ -40,6 +40,24 @@ def cases(quick: bool, tiny: bool = False):
         yield lab + " dX", "NN", M, fin, fout      # dX = dZ W:  dZ (M, fout), W (fout, fin)
 
 
+def bf16_cases(quick: bool, tiny: bool = False):
+    """The bf16 shapes: squares up to 2048 and the layers of the bf16 MLP benchmark
+    ([784,512,512,10] and [1024,4096,4096,10]) at batch 32, 256 and 1024."""
+    if tiny:
+        yield from cases(quick, tiny)
+        return
+    sq, sq_trans = ([1024, 2048], ["NN", "NT"]) if quick else ([256, 512, 1024, 2048], list(TRANS))
+    for s, t in itertools.product(sq, sq_trans):
+        yield "square", t, s, s, s
+    layers = ([(256, 784, 512), (1024, 4096, 4096)] if quick else
+              [(M, fin, fout) for M in (32, 256, 1024) for fin, fout in ((784, 512), (512, 512), (1024, 4096), (4096, 4096))])
+    for M, fin, fout in layers:
+        lab = f"mlp M={M} {fin}->{fout}"
+        yield lab + " fwd", "NT", M, fout, fin
+        yield lab + " dW", "TN", fout, fin, M
+        yield lab + " dX", "NN", M, fin, fout
+
+
 def bf16_case(label, t, m, n, k, args, rng):
     """deltaprop's bf16 GEMM vs torch's bf16 matmul (when installed)."""
     ta, tb = TRANS[t]
@@ -148,7 +166,7 @@ def bf16_main(args) -> int:
     C.say(f"\n## gemm bf16 products (deltaprop level {dp_bf16_level()}), {args.threads} threads, "
           f"medians of {args.rounds} interleaved rounds")
     rows = [C.least_disturbed(lambda: bf16_case(*c, args, rng), tries=1 if args.quick else 3)
-            for c in cases(args.quick, args.tiny)]
+            for c in bf16_cases(args.quick, args.tiny)]
     for r in rows:
         if r["rel_err"] > 1e-5:
             C.say(f"WARNING: {r['case']} {r['trans']} bf16: deltaprop differs from the bf16 reference "
