@@ -1,14 +1,16 @@
-// The bf16 GEMM driver. Threads own disjoint rectangles of C aligned to the tile grid, split
-// along N (or M); the other operand is packed whole first, by all threads (each element rounded
-// once, no thread packing what another one also packs), and the operand along the split is packed
-// by its owner one L2 block at a time, right before its products use it. Within a rectangle an
-// MC x NC block of C sums all of K while its A and B blocks stay in L2 (see compute_rectangle).
-// Every element of C sees the same sequence of operations whatever the thread count
-// (bitwise-identical results).
+// The bf16 GEMM driver. C is cut into blocks along N (or M, whichever has more tiles); threads
+// claim the blocks one by one and pack their own block of that operand right before its products
+// read it back from L2. The other operand is shared, packed in groups by all threads first,
+// each element rounded once. An MC x NC block of C sums all of K while its A and B blocks stay in
+// L2 (compute_block). Every element of C is computed by one thread with the same sequence of
+// operations whatever the thread count or the order blocks are claimed in (bitwise-identical
+// results).
 #include "gemm_bf16.hpp"
 #include <algorithm>
+#include <atomic>
 #include <memory>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 #include "../../runtime/bf16_dispatch.hpp"
 #include "../../runtime/threads.hpp"
@@ -125,29 +127,83 @@ void compute_block(const Operands& op, idx ic, idx ic_end, idx jc, idx jc_end, c
   }
 }
 
-// One thread's rectangle of C: rows [i0, i1), columns [j0, j1), both on the tile grid. An MC x NC
-// block of C stays in L2 while the whole K is summed into it, KC at a time (C goes back to memory
-// once, not once per KC block), its A and B blocks in L2 too. The operand along the split (the
-// thread's own columns of B, or rows of A) is packed here, one block at a time into `own`, right
-// before its products read it back from L2; the other one was packed by all threads beforehand.
-void compute_rectangle(const Operands& op, idx i0, idx i1, idx j0, idx j1, bf16* own) {
+// The shared operand's panels, in groups: each group is packed by the thread that claims it
+// (every thread claims groups until none are left, then computes); a thread that needs a group
+// another thread is still packing waits for it. No barrier: under load a thread that gets
+// descheduled holds back only the products that need what it is packing.
+class SharedPanels {
+ public:
+  enum : unsigned char { kFree = 0, kPacking = 1, kReady = 2 };
+  // Before the parallel region (allocates).
+  void reset(idx groups) {
+    if (groups > capacity_) {
+      state_.reset(new std::atomic<unsigned char>[std::size_t(groups)]);
+      capacity_ = groups;
+    }
+    for (idx g = 0; g < groups; ++g) state_[g].store(kFree, std::memory_order_relaxed);
+    groups_ = groups;
+    next_.store(0, std::memory_order_relaxed);
+  }
+  // Packs groups until all are claimed; pack(g) packs group g.
+  template <class Pack>
+  void help(const Pack& pack) {
+    for (idx g; (g = next_.fetch_add(1, std::memory_order_relaxed)) < groups_;) {
+      state_[g].store(kPacking, std::memory_order_relaxed);
+      pack(g);
+      state_[g].store(kReady, std::memory_order_release);
+    }
+  }
+  void wait(idx first, idx last) const {  // groups [first, last]
+    for (idx g = first; g <= last && g < groups_; ++g)
+      for (int spins = 0; state_[g].load(std::memory_order_acquire) != kReady; ++spins) {
+        if (spins < 256) {
+#if defined(__x86_64__) || defined(__i386__)
+          __builtin_ia32_pause();
+#endif
+        } else {
+          std::this_thread::yield();
+        }
+      }
+  }
+
+ private:
+  std::unique_ptr<std::atomic<unsigned char>[]> state_;
+  idx capacity_ = 0, groups_ = 0;
+  std::atomic<idx> next_{0};
+};
+
+constexpr idx kGroupPanels = 4;  // shared panels packed per claim: long runs for the packer
+
+// The blocks of C a thread claims: split_n: columns [w*width, ...) with all rows (its B block
+// packed into `own`), else rows [w*width, ...) with all columns (its A block into `own`).
+struct Schedule {
+  bool split_n;
+  idx width, items;           // of a work item, in rows or columns; how many
+  std::atomic<idx> next{0};
+};
+
+void run_items(const Operands& op, Schedule& sched, const SharedPanels& shared, bf16* own) {
   const GemmBf16Arch& arch = op.arch;
   alignas(64) float tile[kMaxTile];
   if (arch.enter) arch.enter();
-  if (!op.Ap) {  // rows of A are this thread's: each MC block packed once, then every NC block
-    for (idx ic = i0; ic < i1; ic += arch.mc) {
-      const idx ic_end = std::min(i1, ic + arch.mc);
-      arch.pack_a(op.A.data, op.A.ld, op.A.trans, ic, ic_end - ic, op.K, own);
-      for (idx jc = j0; jc < j1; jc += arch.nc)
-        compute_block(op, ic, ic_end, jc, std::min(j1, jc + arch.nc), own, op.Bp + jc * op.Kp, tile);
-    }
-  } else {
-    for (idx jc = j0; jc < j1; jc += arch.nc) {
-      const idx jc_end = std::min(j1, jc + arch.nc);
+  for (idx w; (w = sched.next.fetch_add(1, std::memory_order_relaxed)) < sched.items;) {
+    if (sched.split_n) {  // columns [jc, jc_end) of every row block
+      const idx jc = w * sched.width, jc_end = std::min(op.N, jc + sched.width);
       const bf16* b_block = op.Bp ? op.Bp + jc * op.Kp : own;
       if (!op.Bp) arch.pack_b(op.B.data, op.B.ld, op.B.trans, jc, jc_end - jc, op.K, own);
-      for (idx ic = i0; ic < i1; ic += arch.mc)
-        compute_block(op, ic, std::min(i1, ic + arch.mc), jc, jc_end, op.Ap + ic * op.Kp, b_block, tile);
+      for (idx ic = 0; ic < op.M; ic += arch.mc) {
+        const idx ic_end = std::min(op.M, ic + arch.mc);
+        shared.wait(ic / arch.mr / kGroupPanels, (ic_end - 1) / arch.mr / kGroupPanels);
+        compute_block(op, ic, ic_end, jc, jc_end, op.Ap + ic * op.Kp, b_block, tile);
+      }
+    } else {  // rows [ic, ic_end) of every column block
+      const idx ic = w * sched.width, ic_end = std::min(op.M, ic + sched.width);
+      arch.pack_a(op.A.data, op.A.ld, op.A.trans, ic, ic_end - ic, op.K, own);
+      for (idx jc = 0; jc < op.N; jc += arch.nc) {
+        const idx jc_end = std::min(op.N, jc + arch.nc);
+        shared.wait(jc / arch.nr / kGroupPanels, (jc_end - 1) / arch.nr / kGroupPanels);
+        compute_block(op, ic, ic_end, jc, jc_end, own, op.Bp + jc * op.Kp, tile);
+      }
     }
   }
   if (arch.leave) arch.leave();
@@ -254,60 +310,48 @@ void gemm_bf16(bool trans_a, bool trans_b, idx M, idx N, idx K, float alpha, con
   // Split the larger tile count; never split K (that would reorder sums across threads).
   const bool split_n = n_panels >= m_panels || n_panels >= 4 * team;
   team = static_cast<int>(std::min<idx>(team, split_n ? n_panels : m_panels));
-  // The operand along the split is packed by its thread, block by block (hot in L2 when used);
-  // the other one is packed first, by all threads, and shared.
-  const bool lazy_b = split_n && !packed_b, lazy_a = !split_n;
+  // Work items along the split, at most an L2 block wide, and at least two per thread where the
+  // product allows (threads that finish early take the next one): each thread packs its own
+  // block of that operand (hot in L2 when its products read it). The other operand is shared,
+  // packed in groups of panels by all threads.
+  const idx split_panels = split_n ? n_panels : m_panels, tile_along = split_n ? arch.nr : arch.mr;
+  const idx block_panels = (split_n ? arch.nc : arch.mc) / tile_along;
+  const idx item_panels = std::max<idx>(1, std::min(block_panels, ceil_div(split_panels, 2 * team)));
+  Schedule sched{split_n, item_panels * tile_along, ceil_div(split_panels, item_panels)};
 
   // Reserve all scratch before the parallel region: nothing inside it can throw.
-  bf16* Ap = lazy_a ? nullptr : a_scratch().reserve(std::size_t(m_panels * arch.mr * Kp));
-  bf16* Bp = packed_b || lazy_b ? nullptr : b_scratch().reserve(std::size_t(n_panels * arch.nr * Kp));
+  const bool shared_a = split_n, shared_b = !split_n && !packed_b;
+  bf16* Ap = shared_a ? a_scratch().reserve(std::size_t(m_panels * arch.mr * Kp)) : nullptr;
+  bf16* Bp = shared_b ? b_scratch().reserve(std::size_t(n_panels * arch.nr * Kp)) : nullptr;
   auto& own = own_blocks(team);
-  if (lazy_a || lazy_b)
-    for (int t = 0; t < team; ++t)
-      own[t]->reserve(std::size_t((lazy_a ? std::min(arch.mc, m_panels * arch.mr)
-                                          : std::min(arch.nc, n_panels * arch.nr)) * Kp));
+  for (int t = 0; t < team; ++t) own[t]->reserve(std::size_t(sched.width * Kp));
+  thread_local SharedPanels shared_of_caller;
+  SharedPanels& shared = shared_of_caller;  // the caller's, also inside the parallel region
+  shared.reset(shared_a ? ceil_div(m_panels, kGroupPanels) : shared_b ? ceil_div(n_panels, kGroupPanels) : 0);
   const Operands op{arch, M, N, K, Kp, alpha, beta, Ap, packed_b ? packed_b->data() : Bp,
                     {A, lda, trans_a}, {B, ldb, trans_b}, C, ldc, epilogue};
-
-  auto run_share = [&](int t) {  // the shared operand's panels
-    idx p0, p1;
-    if (Ap) {
-      share(t, team, m_panels, &p0, &p1);
-      if (p0 < p1)
-        arch.pack_a(A, lda, trans_a, p0 * arch.mr, std::min(M, p1 * arch.mr) - p0 * arch.mr, K,
-                    Ap + p0 * arch.mr * Kp);
+  auto pack_group = [&](idx g) {
+    if (shared_a) {
+      const idx i0 = g * kGroupPanels * arch.mr;
+      arch.pack_a(A, lda, trans_a, i0, std::min(M, i0 + kGroupPanels * arch.mr) - i0, K, Ap + i0 * Kp);
+    } else {
+      pack_b_panels(arch, trans_b, K, B, ldb, N, g * kGroupPanels,
+                    std::min(n_panels, (g + 1) * kGroupPanels), Bp);
     }
-    if (Bp) {
-      share(t, team, n_panels, &p0, &p1);
-      pack_b_panels(arch, trans_b, K, B, ldb, N, p0, p1, Bp);
-    }
-  };
-  auto compute_share = [&](int t) {
-    idx r0 = 0, r1 = m_panels, c0 = 0, c1 = n_panels;
-    if (split_n)
-      share(t, team, n_panels, &c0, &c1);
-    else
-      share(t, team, m_panels, &r0, &r1);
-    if (r0 < r1 && c0 < c1)
-      compute_rectangle(op, r0 * arch.mr, std::min(M, r1 * arch.mr), c0 * arch.nr,
-                        std::min(N, c1 * arch.nr), own[t]->reserve(0));
   };
   if (team == 1) {
-    run_share(0);
-    compute_share(0);
-    return;
+    shared.help(pack_group);
+    return run_items(op, sched, shared, own[0]->reserve(0));
   }
 #pragma omp parallel num_threads(team)
   {
-    // Shares are numbered 0..team-1 whatever number of threads the runtime grants.
 #ifdef _OPENMP
-    const int first = omp_get_thread_num(), step = omp_get_num_threads();
+    const int t = omp_get_thread_num();
 #else
-    const int first = 0, step = 1;
+    const int t = 0;
 #endif
-    for (int t = first; t < team; t += step) run_share(t);
-#pragma omp barrier
-    for (int t = first; t < team; t += step) compute_share(t);
+    shared.help(pack_group);
+    run_items(op, sched, shared, own[t]->reserve(0));
   }
 }
 
