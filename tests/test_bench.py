@@ -86,6 +86,25 @@ def test_mlp_tiny_runs_every_part_and_reports_json():
     assert ("skipped: torch not installed" in result.stderr) != available("torch")
 
 
+def test_mlp_tiny_in_bf16_has_the_float32_and_autocast_columns():
+    rows = json_rows(run_cli("mlp", "--tiny", "--threads", "1", "--json", "--precision", "bf16"))
+    assert rows[0]["deltaprop"]["bf16"] in rows[0]["deltaprop"]["bf16_levels"]
+    train, latency, threads = rows[1:]
+    assert train["precision"] == latency["precision"] == threads["precision"] == "bf16"
+    assert train["dp_step"] > 0 and train["dp32_step"] > 0 and train["dp_step/dp32_step"] > 0
+    assert ("torch" in train) == available("torch") and "sklearn" not in train
+    assert latency["deltaprop_us"] > 0
+
+
+def test_gemm_tiny_in_bf16_agrees_with_the_bf16_reference():
+    rows = json_rows(run_cli("gemm", "--tiny", "--threads", "1", "--json", "--precision", "bf16"))
+    assert len(rows) > 1
+    for row in rows[1:]:
+        assert row["precision"] == "bf16" and row["deltaprop_gflops"] > 0
+        assert row["rel_err"] < 1e-5, row
+        assert ("torch_gflops" in row) == available("torch")
+
+
 def test_gemm_tiny_agrees_with_numpy_and_defaults_to_all_cores():
     rows = json_rows(run_cli("gemm", "--tiny", "--json", env=clean_env(OMP_NUM_THREADS="1")))
     env = rows[0]

@@ -75,6 +75,20 @@ idx checked_rows(const Model<T>& net, const Array<T>& X) {
   return X.shape(0);
 }
 
+// A per-call precision: None for the model's own, else "fp32" or "bf16" (float32 models).
+template <class T>
+Precision precision_of(const Model<T>& net, const std::optional<std::string>& name) {
+  if (!name) return net.precision();
+  try {
+    const Precision p = parse_precision(*name);
+    if (p == Precision::Bf16 && sizeof(T) != sizeof(float))
+      throw std::invalid_argument("'bf16' applies to float32 models, this one is float64");
+    return p;
+  } catch (const std::invalid_argument& e) {
+    throw py::value_error(std::string("precision: ") + e.what());
+  }
+}
+
 template <class T>
 py::array view(const Network<T>& net, const T* ptr, std::vector<py::ssize_t> shape, py::handle owner) {
   std::vector<py::ssize_t> strides(shape.size(), sizeof(T));
@@ -195,29 +209,44 @@ void bind_network_type(py::module_& m, const char* name) {
         if (l < 0 || l >= m.num_layers()) throw py::index_error("layer index out of range");
         return view(net, net.params() + m.bias_offset(l), {m.sizes()[l + 1]}, self);
       })
-      .def("forward", [](const Net& self, Array<T> X) {
+      .def_property(
+          "precision", [](const Net& net) { return precision_name(net.model().precision()); },
+          [](Net& net, const std::string& name) {
+            try {
+              net.set_precision(parse_precision(name));
+            } catch (const std::invalid_argument& e) {
+              const std::string what = e.what();
+              throw py::value_error(what.rfind("precision:", 0) == 0 ? what : "precision: " + what);
+            }
+          },
+          "Precision of the products: 'fp32', or 'bf16' (float32 networks: bf16 products, float32 "
+          "sums; parameters, gradients and updates stay float32).")
+      .def("forward", [](const Net& self, Array<T> X, std::optional<std::string> precision) {
         const Model<T>& net = self.model();
         const idx n = checked_rows(net, X);
+        const Precision p = precision_of(net, precision);
         Array<T> out({n, net.output_width()});
         const T* x = X.data();
         T* o = out.mutable_data();
         py::gil_scoped_release nogil;
-        net.forward(x, n, o);
+        net.forward(x, n, o, p);
         return out;
-      })
-      .def("output", [](const Net& self, Array<T> X) {
+      }, py::arg("X"), py::arg("precision") = py::none())
+      .def("output", [](const Net& self, Array<T> X, std::optional<std::string> precision) {
         const Model<T>& net = self.model();
         const idx n = checked_rows(net, X);
+        const Precision p = precision_of(net, precision);
         Array<T> out({n, net.output_width()});
         const T* x = X.data();
         T* o = out.mutable_data();
         py::gil_scoped_release nogil;
-        net.output(x, n, o);
+        net.output(x, n, o, p);
         return out;
-      })
-      .def("activations", [](const Net& self, Array<T> X) {
+      }, py::arg("X"), py::arg("precision") = py::none())
+      .def("activations", [](const Net& self, Array<T> X, std::optional<std::string> precision) {
         const Model<T>& net = self.model();
         const idx n = checked_rows(net, X);
+        const Precision p = precision_of(net, precision);
         py::list result;
         std::vector<T*> outs;
         for (idx l = 0; l < net.num_layers(); ++l) {
@@ -227,38 +256,41 @@ void bind_network_type(py::module_& m, const char* name) {
         }
         const T* x = X.data();
         py::gil_scoped_release nogil;
-        net.activations(x, n, outs);
+        net.activations(x, n, outs, p);
         return result;
-      })
+      }, py::arg("X"), py::arg("precision") = py::none())
       .def("evaluate_loss",
            [](const Net& self, Array<T> X, std::optional<Array<std::int64_t>> labels,
-              std::optional<Array<T>> values) {
+              std::optional<Array<T>> values, std::optional<std::string> precision) {
              const Model<T>& net = self.model();
              const idx n = checked_rows(net, X);
              TargetArrays<T> y{labels, values};
              Target<T> t = y.target(net, n);
+             const Precision p = precision_of(net, precision);
              const T* x = X.data();
              py::gil_scoped_release nogil;
-             return net.evaluate_loss(x, t, n);
-           })
+             return net.evaluate_loss(x, t, n, p);
+           },
+           py::arg("X"), py::arg("labels"), py::arg("values"), py::arg("precision") = py::none())
       .def("evaluate",
            [](const Net& self, Array<T> X, std::optional<Array<std::int64_t>> labels,
-              std::optional<Array<T>> values) {
+              std::optional<Array<T>> values, std::optional<std::string> precision) {
              const Model<T>& net = self.model();
              const idx n = checked_rows(net, X);
              TargetArrays<T> y{labels, values};
              Target<T> t = y.target(net, n);
+             const Precision p = precision_of(net, precision);
              Array<T> logits({n, net.output_width()});
              T* out = logits.mutable_data();
              const T* x = X.data();
              double loss;
              {
                py::gil_scoped_release nogil;
-               loss = net.evaluate(x, t, n, out);
+               loss = net.evaluate(x, t, n, out, p);
              }
              return py::make_tuple(loss, logits);
            },
-           py::arg("X"), py::arg("labels"), py::arg("values"),
+           py::arg("X"), py::arg("labels"), py::arg("values"), py::arg("precision") = py::none(),
            "(mean loss, logits) from one forward pass")
       .def("gradient", &gradient_of<T>, py::arg("X"), py::arg("labels"), py::arg("values"),
            py::arg("l2"), py::arg("weights") = py::none(),

@@ -6,4 +6,5 @@ namespace dp::bind {
 void register_vocabulary(pybind11::module_& m);
 void register_kernels(pybind11::module_& m);
 void register_network(pybind11::module_& m);
+void register_bf16(pybind11::module_& m);
 }  // namespace dp::bind

@@ -88,4 +88,5 @@ PYBIND11_MODULE(_core, m) {
   dp::bind::register_vocabulary(m);
   dp::bind::register_kernels(m);
   dp::bind::register_network(m);
+  dp::bind::register_bf16(m);
 }

@@ -1,15 +1,18 @@
 #include "model.hpp"
 #include <algorithm>
 #include <stdexcept>
+#include <type_traits>
 #include <utility>
 #include "../kernels/losses.hpp"
 #include "../kernels/optimizers.hpp"
 #include "../layers/dense.hpp"
+#include "../layers/dense_bf16.hpp"
 #include "init.hpp"
 
 namespace dp {
 namespace {
 constexpr idx kInferenceChunk = 1024;  // rows per pass in inference: bounded scratch memory
+constexpr idx kFewRows = 4;            // bf16 inference of at most this many rows: no cached panels
 }
 
 template <class T>
@@ -38,7 +41,37 @@ Model<T>::Model(std::vector<idx> sizes, std::vector<Act> hidden_acts, LossKind l
   }
 }
 
+template <class T>
+void Model<T>::set_precision(Precision p) {
+  if (p == Precision::Bf16 && !std::is_same_v<T, float>)
+    throw std::invalid_argument("precision: 'bf16' applies to float32 models, this one is float64");
+  precision_ = p;
+}
+
 // ------------------------------------------------------------------------------- inference
+
+template <class T>
+std::shared_ptr<const Bf16InferenceWeights::Panels> Model<T>::inference_panels(Precision p) const {
+  if constexpr (std::is_same_v<T, float>) {
+    if (p == Precision::Bf16) return bf16_weights_.get(params_.data(), num_params(), sizes_, w_off_);
+  } else if (p == Precision::Bf16) {
+    throw std::invalid_argument("precision: 'bf16' applies to float32 models, this one is float64");
+  }
+  return nullptr;
+}
+
+template <class T>
+void Model<T>::layer_forward(idx l, const T* X, idx n, T* A, Precision p,
+                             const Bf16InferenceWeights::Panels* panels) const {
+  const T* W = params_.data() + w_off_[l];
+  const T* b = params_.data() + bias_offset(l);
+  if constexpr (std::is_same_v<T, float>) {
+    if (p == Precision::Bf16)
+      return dense_forward_bf16(A, X, W, b, n, sizes_[l], sizes_[l + 1], acts_[l],
+                                panels ? &panels->layers[std::size_t(l)] : nullptr);
+  }
+  dense_forward(A, static_cast<T*>(nullptr), X, W, b, n, sizes_[l], sizes_[l + 1], acts_[l]);
+}
 
 template <class T>
 void Model<T>::output_transform(T* logits, idx n) const {
@@ -51,7 +84,10 @@ void Model<T>::output_transform(T* logits, idx n) const {
 }
 
 template <class T>
-void Model<T>::forward(const T* X, idx n, T* logits) const {
+void Model<T>::forward(const T* X, idx n, T* logits, Precision p) const {
+  // A few rows (one sample) read the weights once, rounding them in registers: cheaper than
+  // checking the cached panels (one read of the weights) and reading them too.
+  const auto panels = inference_panels(n > kFewRows ? p : Precision::Fp32);
   const idx widest = *std::max_element(sizes_.begin(), sizes_.end());
   std::vector<T> ping(std::size_t(std::min(n, kInferenceChunk) * widest)), pong(ping.size());
   for (idx r0 = 0; r0 < n; r0 += kInferenceChunk) {
@@ -60,25 +96,24 @@ void Model<T>::forward(const T* X, idx n, T* logits) const {
     for (idx l = 0; l < num_layers(); ++l) {
       const bool last = l + 1 == num_layers();
       T* out = last ? logits + r0 * output_width() : (l % 2 ? pong.data() : ping.data());
-      dense_forward(out, static_cast<T*>(nullptr), in, params_.data() + w_off_[l],
-                    params_.data() + bias_offset(l), rows, sizes_[l], sizes_[l + 1], acts_[l]);
+      layer_forward(l, in, rows, out, p, panels.get());
       in = out;
     }
   }
 }
 
 template <class T>
-void Model<T>::output(const T* X, idx n, T* out) const {
-  forward(X, n, out);
+void Model<T>::output(const T* X, idx n, T* out, Precision p) const {
+  forward(X, n, out, p);
   output_transform(out, n);
 }
 
 template <class T>
-void Model<T>::activations(const T* X, idx n, const std::vector<T*>& outs) const {
+void Model<T>::activations(const T* X, idx n, const std::vector<T*>& outs, Precision p) const {
+  const auto panels = inference_panels(n > kFewRows ? p : Precision::Fp32);
   const T* in = X;
   for (idx l = 0; l < num_layers(); ++l) {
-    dense_forward(outs[l], static_cast<T*>(nullptr), in, params_.data() + w_off_[l],
-                  params_.data() + bias_offset(l), n, sizes_[l], sizes_[l + 1], acts_[l]);
+    layer_forward(l, in, n, outs[l], p, panels.get());
     in = outs[l];
   }
   output_transform(outs.back(), n);
@@ -96,14 +131,14 @@ double Model<T>::loss_of(const T* logits, Target<T> y, idx n, T* grad) const {
 }
 
 template <class T>
-double Model<T>::evaluate_loss(const T* X, Target<T> y, idx n) const {
+double Model<T>::evaluate_loss(const T* X, Target<T> y, idx n, Precision p) const {
   std::vector<T> logits(std::size_t(n * output_width()));
-  return evaluate(X, y, n, logits.data());
+  return evaluate(X, y, n, logits.data(), p);
 }
 
 template <class T>
-double Model<T>::evaluate(const T* X, Target<T> y, idx n, T* logits) const {
-  forward(X, n, logits);
+double Model<T>::evaluate(const T* X, Target<T> y, idx n, T* logits, Precision p) const {
+  forward(X, n, logits, p);
   return loss_of(logits, y, n, nullptr);
 }
 
@@ -148,8 +183,7 @@ double Model<T>::forward_train(const T* X, Target<T> y, const T* weights, idx n,
                                BackpropWorkspace<T>& ws) const {
   const T* in = X;
   for (idx l = 0; l < num_layers(); ++l) {
-    dense_forward(ws.act(l), static_cast<T*>(nullptr), in, params_.data() + w_off_[l],
-                  params_.data() + bias_offset(l), n, sizes_[l], sizes_[l + 1], acts_[l]);
+    layer_forward(l, in, n, ws.act(l), precision_, nullptr);  // bf16: W packed inside the product
     in = ws.act(l);
   }
   // delta_a receives dLoss/dlogits (already divided by the batch size: losses are means).
@@ -158,6 +192,20 @@ double Model<T>::forward_train(const T* X, Target<T> y, const T* weights, idx n,
 
 template <class T>
 void Model<T>::backward(const T* X, idx n, BackpropWorkspace<T>& ws, const GradientSink<T>& sink) {
+  // The two backward products in the model's precision (bias gradients and updates: float32).
+  const bool bf16 = precision_ == Precision::Bf16;
+  auto backward_input = [bf16](T* dX, const T* dZ, const T* W, const T* prev_A, Act act, idx rows,
+                               idx in, idx out) {
+    if constexpr (std::is_same_v<T, float>)
+      if (bf16) return dense_backward_input_bf16(dX, dZ, W, prev_A, act, rows, in, out);
+    dense_backward_input(dX, dZ, W, prev_A, act, rows, in, out);
+  };
+  auto backward_weights = [bf16](T* dW, const T* dZ, const T* Xl, idx rows, idx in, idx out,
+                                 T alpha, T beta) {
+    if constexpr (std::is_same_v<T, float>)
+      if (bf16) return dense_backward_weights_bf16(dW, dZ, Xl, rows, in, out, alpha, beta);
+    dense_backward_weights(dW, dZ, Xl, rows, in, out, alpha, beta);
+  };
   const bool fused = sink.grad == nullptr;
   T* delta = ws.delta_a();
   T* below = ws.delta_b();
@@ -166,8 +214,9 @@ void Model<T>::backward(const T* X, idx n, BackpropWorkspace<T>& ws, const Gradi
     const T* a_in = l == 0 ? X : ws.act(l - 1);
     T* W = params_.data() + w_off_[l];
     T* b = params_.data() + bias_offset(l);
-    // Small batch, plain SGD: the delta below and the update of W in one pass over W.
-    if (fused && dense_backward_sgd_fused(l > 0 ? below : static_cast<T*>(nullptr), delta, W, a_in,
+    // Small batch, plain SGD: the delta below and the update of W in one pass over W (float32
+    // products: not in bf16).
+    if (fused && !bf16 && dense_backward_sgd_fused(l > 0 ? below : static_cast<T*>(nullptr), delta, W, a_in,
                                           l > 0 ? ws.act(l - 1) : nullptr,
                                           l > 0 ? acts_[l - 1] : Act::Identity, n, in_w, out_w,
                                           sink.lr, sink.l2)) {
@@ -177,14 +226,14 @@ void Model<T>::backward(const T* X, idx n, BackpropWorkspace<T>& ws, const Gradi
       continue;
     }
     // The delta of the layer below uses the old W, so it comes before a fused update of W.
-    if (l > 0) dense_backward_input(below, delta, W, ws.act(l - 1), acts_[l - 1], n, in_w, out_w);
+    if (l > 0) backward_input(below, delta, W, ws.act(l - 1), acts_[l - 1], n, in_w, out_w);
     if (fused) {
       column_sums(ws.db(), delta, n, out_w);
-      dense_backward_weights(W, delta, a_in, n, in_w, out_w, -sink.lr, T(1) - sink.lr * sink.l2);
+      backward_weights(W, delta, a_in, n, in_w, out_w, -sink.lr, T(1) - sink.lr * sink.l2);
       for (idx j = 0; j < out_w; ++j) b[j] -= sink.lr * ws.db()[j];
     } else {
       column_sums(sink.grad + bias_offset(l), delta, n, out_w);
-      dense_backward_weights(sink.grad + w_off_[l], delta, a_in, n, in_w, out_w, T(1), T(0));
+      backward_weights(sink.grad + w_off_[l], delta, a_in, n, in_w, out_w, T(1), T(0));
     }
     std::swap(delta, below);
   }

@@ -5,11 +5,17 @@
 //
 // Inference (forward, output, activations, evaluate*) allocates per call and only reads the
 // parameters, so concurrent inference calls are safe.
+//
+// Precision (precision.hpp): a float32 model may run its products in bf16, in training (the
+// model's setting) and in inference (the setting, or one given per call); inference then reuses
+// the bf16 panels of the weights between calls (bf16_weights.hpp).
 #pragma once
 #include <cstdint>
 #include <vector>
 #include "../common/base.hpp"
 #include "../kernels/losses.hpp"
+#include "bf16_weights.hpp"
+#include "precision.hpp"
 #include "workspace.hpp"
 
 namespace dp {
@@ -45,15 +51,30 @@ class Model {
   idx weight_count(idx l) const { return sizes_[l + 1] * sizes_[l]; }
   idx bias_offset(idx l) const { return w_off_[l] + weight_count(l); }
 
+  // The precision of the products in training and (by default) inference. Bf16 needs T = float
+  // (std::invalid_argument otherwise). Set it only while nothing else runs on the model.
+  Precision precision() const { return precision_; }
+  void set_precision(Precision p);
+
+  // Inference, in the model's precision or the one given.
   // logits (n, out): the last layer's pre-activation.
-  void forward(const T* X, idx n, T* logits) const;
+  void forward(const T* X, idx n, T* logits) const { forward(X, n, logits, precision_); }
+  void forward(const T* X, idx n, T* logits, Precision p) const;
   // outs[l] (n, sizes[l+1]) = a(l+1); the last is the output after softmax/sigmoid/identity.
-  void activations(const T* X, idx n, const std::vector<T*>& outs) const;
+  void activations(const T* X, idx n, const std::vector<T*>& outs) const {
+    activations(X, n, outs, precision_);
+  }
+  void activations(const T* X, idx n, const std::vector<T*>& outs, Precision p) const;
   // predict_proba's output: the loss's output transform of the logits.
-  void output(const T* X, idx n, T* out) const;
-  double evaluate_loss(const T* X, Target<T> y, idx n) const;
+  void output(const T* X, idx n, T* out) const { output(X, n, out, precision_); }
+  void output(const T* X, idx n, T* out, Precision p) const;
+  double evaluate_loss(const T* X, Target<T> y, idx n) const { return evaluate_loss(X, y, n, precision_); }
+  double evaluate_loss(const T* X, Target<T> y, idx n, Precision p) const;
   // The mean loss (no L2 term) and the logits (n, out), from one forward pass.
-  double evaluate(const T* X, Target<T> y, idx n, T* logits) const;
+  double evaluate(const T* X, Target<T> y, idx n, T* logits) const {
+    return evaluate(X, y, n, logits, precision_);
+  }
+  double evaluate(const T* X, Target<T> y, idx n, T* logits, Precision p) const;
 
   // Training maths. forward_train fills ws (reserved for n rows) with every layer's activation
   // and ws.delta_a() with d(weighted mean loss)/d(logits); returns that loss + l2/2 Σ‖W‖².
@@ -71,12 +92,20 @@ class Model {
   double weighted_loss_of(const T* logits, Target<T> y, const T* weights, idx n, T* grad) const;
   double l2_penalty(T l2) const;
   void output_transform(T* logits, idx n) const;
+  // Layer l's forward product (A = g(X Wᵀ + b)) in precision p; `panels`: the bf16 inference
+  // panels, or null (packed inside the product).
+  void layer_forward(idx l, const T* X, idx n, T* A, Precision p,
+                     const Bf16InferenceWeights::Panels* panels) const;
+  // The bf16 inference panels when p is Bf16 (null otherwise).
+  std::shared_ptr<const Bf16InferenceWeights::Panels> inference_panels(Precision p) const;
 
   std::vector<idx> sizes_;
   std::vector<Act> acts_;
   LossKind loss_;
   std::vector<T> params_;
   std::vector<idx> w_off_;
+  Precision precision_ = Precision::Fp32;
+  Bf16InferenceWeights bf16_weights_;  // used by float models only
 };
 
 }  // namespace dp

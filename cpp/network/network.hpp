@@ -30,6 +30,11 @@ class Network {
 
   const Model<T>& model() const { return model_; }
   T* params() { return model_.params(); }  // for views that write the parameters in place
+  // The products' precision (model.hpp); not while inference runs on this network.
+  void set_precision(Precision p) {
+    std::lock_guard<std::mutex> lock(train_mutex_);
+    model_.set_precision(p);
+  }
 
   // Mean loss + l2/2 Σ‖W‖²; grad (num_params) receives its gradient. With `weights` (n, or
   // null) the mean is weighted: Σ w_i loss_i / Σ w_i.

@@ -62,11 +62,14 @@ def build_info() -> Dict[str, Any]:
     """What this build can do and where it runs: version, the CPU (model, microarchitecture, the
     caches of one core), SIMD level in use (and the CPU's best), OpenMP, threads, GEMM register
     tile and cache blocks (and where they came from), the CUDA backend and its GPUs (or why none
-    can be used). DELTAPROP_SIMD=generic|avx2|avx512 lowers the level at import;
-    DELTAPROP_GEMM_BLOCKS=model|MC,KC,NC replaces the cache blocks of every level;
-    DELTAPROP_GEMM_VARIANT=intel|zen4 picks the avx512 level's micro-architecture choices (the
-    CPU's vendor decides by default)."""
+    can be used), and the bf16 GEMM level that precision="bf16" runs on ("amx", "avx512bf16" or
+    "generic") with the levels this CPU supports. DELTAPROP_SIMD=generic|avx2|avx512 lowers the
+    level at import; DELTAPROP_GEMM_BLOCKS=model|MC,KC,NC replaces the cache blocks of every
+    level; DELTAPROP_GEMM_VARIANT=intel|zen4 picks the avx512 level's micro-architecture choices
+    (the CPU's vendor decides by default); DELTAPROP_BF16=generic|avx512bf16|amx picks the bf16
+    level (a SIMD level below avx512 keeps bf16 on the generic code)."""
     cpu = _core.cpu_info()
+    reason = _core.amx_unavailable_reason()
     return {
         "version": __version__,
         "simd": _core.simd_level(),
@@ -82,6 +85,10 @@ def build_info() -> Dict[str, Any]:
         "gemm_blocks_float32": tuple(_core.gemm_blocks("float32")),
         "gemm_blocks_float64": tuple(_core.gemm_blocks("float64")),
         "gemm_blocks_from": _core.gemm_blocks_source(),
+        "bf16": _core.bf16_level(),
+        "bf16_levels": list(_core.bf16_levels()),
+        "bf16_tile": tuple(_core.bf16_tile()),
+        **({"amx_unavailable": reason} if reason else {}),
         "cuda": cuda.is_built(),
         "cuda_devices": [f"cuda:{d['index']} {d['name']} (sm_{d['compute_capability'][0]}{d['compute_capability'][1]}, "
                          f"{d['total_memory'] >> 30} GiB)" for d in cuda.devices()] or cuda.why_unavailable(),

@@ -21,17 +21,21 @@ from .device import Device, parse_device
 
 __all__ = ["PRECISIONS", "make_core", "check_precision"]
 
-#: Precisions each kind of device computes in (the dtype stays the parameters' type).
-PRECISIONS = {"cpu": ("fp32",), "cuda": ("fp32", "tf32")}
+#: Precisions each kind of device computes its matrix products in (the parameters, gradients and
+#: optimizer state keep the model's dtype): "fp32" everywhere (IEEE products in the dtype), "bf16"
+#: on the CPU (bfloat16 products summed in float32: AMX, AVX512-BF16 or portable code) and "tf32"
+#: on a GPU (tensor cores). bf16 and tf32 apply to float32 models.
+PRECISIONS = {"cpu": ("fp32", "bf16"), "cuda": ("fp32", "tf32")}
+_FLOAT32_ONLY = ("bf16", "tf32")
 
 
-def check_precision(precision: Any, device: Device, dtype: np.dtype) -> str:
+def check_precision(precision: Any, device: Device, dtype: np.dtype, name: str = "precision") -> str:
     allowed = PRECISIONS[device.kind]
     if not isinstance(precision, str) or precision not in allowed:
         where = "on the CPU" if device.kind == "cpu" else "on a GPU"
-        raise ValueError(f"precision: expected one of {', '.join(repr(p) for p in allowed)} {where}, got {precision!r}")
-    if precision == "tf32" and np.dtype(dtype) != np.float32:
-        raise ValueError(f"precision: 'tf32' applies to float32 models, this one is {np.dtype(dtype).name}")
+        raise ValueError(f"{name}: expected one of {', '.join(repr(p) for p in allowed)} {where}, got {precision!r}")
+    if precision in _FLOAT32_ONLY and np.dtype(dtype) != np.float32:
+        raise ValueError(f"{name}: {precision!r} applies to float32 models, this one is {np.dtype(dtype).name}")
     return precision
 
 
@@ -57,6 +61,7 @@ def make_core(sizes: Sequence[int], hidden_activations: Sequence[str], loss: str
     if params is not None:
         core.params()[:] = params
     if backend is None:
+        core.precision = precision
         return core
     gpu = CudaNetworkCore(backend, target.index, dtype, list(sizes), [int(a) for a in activation_ids],
                           int(loss_id), core.params())

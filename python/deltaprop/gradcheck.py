@@ -10,14 +10,22 @@ from .model import MLP  # gradcheck sits above the facade it checks
 
 
 def gradcheck(net: MLP, X: Any, y: Any, eps: float = 1e-6, l2: float = 0.0,
-              max_params: Optional[int] = None, seed: int = 0, floor: float = 1e-3) -> float:
+              max_params: Optional[int] = None, seed: int = 0, floor: float = 1e-3,
+              precision: str = "fp64") -> float:
     """Max relative error between `net.loss_and_grad` and central differences
     (L(θ + eps·e_i) − L(θ − eps·e_i)) / (2·eps), both on a float64 copy of `net`.
+
+    A float64 tool: the copy computes in float64 whatever the model's own precision (a bf16
+    model's backpropagation is checked as maths, not its rounding); precision="fp64" is the only
+    value (central differences at eps = 1e-6 would drown in bf16's 4e-3 rounding).
 
     The error of parameter i is |g_i − n_i| / max(|g_i|, |n_i|, floor): relative for gradients
     above `floor`, absolute below it (where central differences carry ~1e-10 of round-off).
     max_params checks a random subset of that many parameters (all by default).
     """
+    if precision != "fp64":
+        raise ValueError(f"precision: gradcheck compares gradients in float64 only, expected 'fp64', got "
+                         f"{precision!r} (bf16 products are too coarse for finite differences)")
     eps = finite_float(eps, "eps", positive=True)
     floor = finite_float(floor, "floor", positive=True)
     twin = net.network.copy(dtype="float64")

@@ -1,7 +1,8 @@
 """Saving and loading models as .npz files: plain arrays only (no pickle, nothing executes on
 load), every field checked before use, written atomically (temporary file, fsync, rename).
 
-Besides the architecture and the weights, a file holds the optimizer state (step count, momentum
+Besides the architecture, the weights (in the model's dtype: a bf16 model keeps its float32 master
+weights) and the precision of the products, a file holds the optimizer state (step count, momentum
 velocity, Adam moments) and, after `fit`, the training state (epoch, the shuffling RNG's state,
 schedule, early stopping, history) as JSON text, so that `fit(resume=path)` continues exactly.
 
@@ -45,7 +46,10 @@ class SavedModel(NamedTuple):
 
 _FIELDS = ("format", "format_version", "sizes", "activations", "loss", "dtype", "seed", "params",
            "optimizer_steps", "optimizer_velocity", "optimizer_adam_m", "optimizer_adam_v",
-           "training_state", "best_params")
+           "training_state", "best_params", "precision")
+# Precisions a file may name ("precision" is optional: files without it are "fp32"). A model is
+# read onto the CPU: a GPU's "tf32" reads as "fp32" there (`.to("cuda", "tf32")` restores it).
+_PRECISIONS = ("fp32", "bf16", "tf32")
 
 
 def write_model(network: Network, path: Any, training: Optional[Mapping[str, Any]] = None,
@@ -63,6 +67,7 @@ def write_model(network: Network, path: Any, training: Optional[Mapping[str, Any
         "dtype": np.array(network.dtype.name),
         "seed": np.array(network.seed, dtype=np.int64),
         "params": network.get_params(),
+        "precision": np.array(network.precision),
     }
     fields.update(_state_fields(network, training))
     fields.update(_extra_fields(extra))
@@ -180,7 +185,11 @@ def _build(data: Any, path: str) -> SavedModel:
         raise ModelFormatError(f"path: {path!r}: expected {expected} parameters, found shape {params.shape}")
     if not np.isfinite(params).all():
         raise ModelFormatError(f"path: {path!r}: parameters contain NaN or inf")
-    net = Network([int(s) for s in sizes], acts, loss, dtype, max(seed, 0))
+    precision = str(_field(data, "precision", "U", path)) if "precision" in data.files else "fp32"
+    if precision not in _PRECISIONS or (precision == "bf16" and dtype != "float32"):
+        raise ModelFormatError(f"path: {path!r}: invalid precision {precision!r} for a {dtype} model")
+    net = Network([int(s) for s in sizes], acts, loss, dtype, max(seed, 0),
+                  precision=precision if precision != "tf32" else "fp32")
     net.set_params(params)
     training = _load_state(net, data, path) if version >= 2 else None
     extra = {key: data[key] for key in data.files if key not in _FIELDS}

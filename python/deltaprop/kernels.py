@@ -12,13 +12,16 @@ from typing import Any, Optional, Tuple
 import numpy as np
 
 from . import _core, vocabulary
-from ._validation import check_ndim, finite_float, float_array, same_float_dtype, to_numpy
+from ._validation import check_ndim, choice, finite_float, float_array, same_float_dtype, to_numpy
 
 __all__ = [
     "ACTIVATIONS", "gemm", "gemv", "dense_forward", "dense_backward", "activation_forward",
     "activation_backward", "softmax_cross_entropy", "mse", "sigmoid_binary_cross_entropy",
     "poisson",
 ]
+
+#: Precisions of gemm's products: the arrays' own dtype, or bfloat16 products of float32 arrays.
+PRECISIONS = ("fp32", "bf16")
 
 #: Activation names and their ids in the core (read from the core's vocabulary).
 ACTIVATIONS = {name: int(vocabulary.activation(name)) for name in vocabulary.ACTIVATIONS}
@@ -102,18 +105,26 @@ def _fast_gemm(A, B, trans_a, trans_b, alpha, beta, out) -> Optional[np.ndarray]
 
 
 def gemm(A, B, trans_a: bool = False, trans_b: bool = False, alpha: float = 1.0, beta: float = 0.0,
-         out: Optional[np.ndarray] = None) -> np.ndarray:
+         out: Optional[np.ndarray] = None, precision: str = "fp32") -> np.ndarray:
     """C = alpha · op(A) op(B) + beta · out, op(X) = Xᵀ when its flag is set.
 
     A: (M, K), or (K, M) with trans_a; B: (K, N), or (N, K) with trans_b; returns (M, N).
     With out=None, beta is ignored (a fresh result). out is written in place and returned.
     A and B are read without a copy when their rows are contiguous (e.g. column slices of a
     larger matrix); other layouts are copied first.
+
+    precision: "fp32" (default: products in the arrays' dtype) or "bf16" (float32 arrays only:
+    A and B rounded to bfloat16, nearest even, the products summed in float32; the level that
+    runs them is ``deltaprop.build_info()["bf16"]``).
     """
-    fast = _fast_gemm(A, B, trans_a, trans_b, alpha, beta, out)
-    if fast is not None:
-        return fast
+    if precision == "fp32":
+        fast = _fast_gemm(A, B, trans_a, trans_b, alpha, beta, out)
+        if fast is not None:
+            return fast
+    precision = choice(precision, "precision", PRECISIONS)
     A, B = _floats((A, "A"), (B, "B"), ndims=(2, 2), strided=True)
+    if precision == "bf16" and A.dtype != np.float32:
+        raise TypeError(f"A: precision='bf16' takes float32 arrays, got dtype {A.dtype.name!r}")
     alpha = finite_float(alpha, "alpha")
     beta = finite_float(beta, "beta")
     M, K = (A.shape[1], A.shape[0]) if trans_a else A.shape
@@ -121,7 +132,8 @@ def gemm(A, B, trans_a: bool = False, trans_b: bool = False, alpha: float = 1.0,
     if KB != K:
         raise ValueError(f"B: inner dimensions differ: op(A) is ({M}, {K}) but op(B) is ({KB}, {N})")
     C = _out_array(out, (M, N), A.dtype, (A, "A"), (B, "B"))
-    _core_fn("gemm", A.dtype)(A, B, C, bool(trans_a), bool(trans_b), alpha, beta if out is not None else 0.0)
+    fn = _core.gemm_bf16_float32 if precision == "bf16" else _core_fn("gemm", A.dtype)
+    fn(A, B, C, bool(trans_a), bool(trans_b), alpha, beta if out is not None else 0.0)
     return C
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from . import vocabulary
 from ._validation import finite_float
+from .backends import PRECISIONS
 from .history import History
 from .io import ModelFormatError, SavedModel, read_model, write_model
 from .network import Layer, Network, hidden_activation_names, layer_sizes
@@ -48,8 +49,14 @@ class MLP:
         ``predict_proba`` also take GPU arrays (PyTorch, CuPy: ``__cuda_array_interface__``) and
         read them in place; forward/predict_proba then return a GPU array (DLPack and
         ``__cuda_array_interface__``). ``layers[i].W``/``.b`` are read-only copies there.
-    precision : ``"fp32"`` (default, strict IEEE float32 products) or, on a GPU, ``"tf32"``
-        (float32 products on tensor cores: faster, about 1e-3 relative error per product).
+    precision : ``"fp32"`` (default, strict IEEE products in the model's dtype); on the CPU
+        ``"bf16"`` (float32 models: the matrix products of training and inference take bfloat16
+        operands, rounded to nearest even, and sum in float32 — on AMX tiles, AVX512-BF16 or
+        portable code, see ``deltaprop.build_info()["bf16"]`` — while the parameters ("master
+        weights"), gradients, optimizer state, bias, activations, loss and updates stay float32;
+        about 4e-3 relative error per operand); on a GPU ``"tf32"`` (float32 products on tensor
+        cores: faster, about 1e-3 relative error per product). ``fit(precision=...)`` switches
+        it, and inference can pick one per call (``predict_proba(X, precision="bf16")``).
 
     Attributes: ``network`` (the Network: core, lock, parameters), ``training_state`` (what a
     warm-started or resumed fit continues from), ``layers`` (views of W and b per layer),
@@ -97,8 +104,12 @@ class MLP:
 
     @property
     def precision(self) -> str:
-        """The precision of the matrix products: "fp32" or (GPU) "tf32"."""
+        """The precision of the matrix products: "fp32", (CPU) "bf16" or (GPU) "tf32"."""
         return self.network.precision
+
+    @precision.setter
+    def precision(self, value: str) -> None:
+        self.network.set_precision(value)
 
     def to(self, device: Any, precision: Optional[str] = None) -> "MLP":
         """Move the model (parameters and optimizer state) to "cpu", "cuda" or "cuda:N";
@@ -129,32 +140,39 @@ class MLP:
         return self.training_state.history
 
     # ----------------------------------------------------------------- inference
-    def forward(self, X: Any) -> np.ndarray:
+    # precision: None (the model's own) or, on the CPU, "fp32" / "bf16" for this call only (a
+    # float32 model trained in either can be served in either); bf16 inference converts the
+    # weights once and reuses them until they change.
+    def forward(self, X: Any, precision: Optional[str] = None) -> np.ndarray:
         """Output of the last layer before its activation (the logits), shape (n, sizes[-1])."""
-        return self.network.forward(self.network.check_inputs(X))
+        precision = self.network.inference_precision(precision)
+        return self.network.forward(self.network.check_inputs(X), precision)
 
-    def activations(self, X: Any) -> List[np.ndarray]:
+    def activations(self, X: Any, precision: Optional[str] = None) -> List[np.ndarray]:
         """Every layer's output a(1) … a(L) for inspecting the learned representation; a(l) has
         shape (n, sizes[l]); the last is the network's output (after softmax/sigmoid)."""
-        return self.network.activations(self.network.check_inputs(X))
+        precision = self.network.inference_precision(precision)
+        return self.network.activations(self.network.check_inputs(X), precision)
 
-    def predict_proba(self, X: Any) -> np.ndarray:
+    def predict_proba(self, X: Any, precision: Optional[str] = None) -> np.ndarray:
         """Class probabilities (softmax rows for cross_entropy, sigmoid per output for
         binary_cross_entropy); for mse and poisson, the predicted values. Shape (n, sizes[-1])."""
-        return self.network.output(self.network.check_inputs(X))
+        precision = self.network.inference_precision(precision)
+        return self.network.output(self.network.check_inputs(X), precision)
 
-    def predict(self, X: Any) -> np.ndarray:
+    def predict(self, X: Any, precision: Optional[str] = None) -> np.ndarray:
         """cross_entropy: int64 labels (n,); binary_cross_entropy: int64 0/1 (n, out);
         mse and poisson: predicted values (rates for poisson), (n, out)."""
         if self.loss == "cross_entropy":
-            return np.argmax(np.asarray(self.forward(X)), axis=1).astype(np.int64)
+            return np.argmax(np.asarray(self.forward(X, precision)), axis=1).astype(np.int64)
         if self.loss == "binary_cross_entropy":
-            return (np.asarray(self.forward(X)) > 0).astype(np.int64)
-        return self.predict_proba(X)
+            return (np.asarray(self.forward(X, precision)) > 0).astype(np.int64)
+        return self.predict_proba(X, precision)
 
-    def evaluate(self, X: Any, y: Any) -> Dict[str, float]:
+    def evaluate(self, X: Any, y: Any, precision: Optional[str] = None) -> Dict[str, float]:
         """{"loss": mean loss (without L2)} plus "accuracy" for the classification losses."""
-        return self.network.evaluate(*self.network.check_data(X, y))
+        precision = self.network.inference_precision(precision)
+        return self.network.evaluate(*self.network.check_data(X, y), precision=precision)
 
     # ----------------------------------------------------------------- training
     def loss_and_grad(self, X: Any, y: Any, l2: float = 0.0) -> Tuple[float, np.ndarray]:
@@ -174,7 +192,8 @@ class MLP:
             shuffle: bool = True, seed: Optional[int] = None, verbose: bool = False, **options: Any) -> History:
         """Minibatch training; see `deltaprop.training.fit` (options: validation_split,
         lr_schedule, early_stopping, callbacks, sample_weight, class_weight, warm_start,
-        checkpoint, checkpoint_every, resume, on_divergence, comm, deterministic)."""
+        checkpoint, checkpoint_every, resume, on_divergence, comm, deterministic, precision —
+        which switches the model's precision from this fit on)."""
         return fit(self.network, X, y, state=self.training_state, save=self.save, epochs=epochs,
                    batch_size=batch_size, optimizer=optimizer, lr=lr, l2=l2, validation_data=validation_data,
                    shuffle=shuffle, seed=seed, verbose=verbose, **options)
@@ -229,11 +248,14 @@ class MLP:
         the training state, so that a pickled model continues training as it would have (dask-ml's
         Incremental pickles the model between partial_fit calls)."""
         return {"sizes": self.sizes, "activation": self.activation, "loss": self.loss,
-                "dtype": self.dtype.name, "seed": self.seed, "params": self.get_params(), "classes": self.classes,
+                "dtype": self.dtype.name, "seed": self.seed, "precision": self.precision,
+                "params": self.get_params(), "classes": self.classes,
                 "optimizer_state": self.network.optimizer_state(), "training": self.training_state.as_dict()}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["sizes"], state["activation"], state["loss"], state["dtype"], state["seed"])
+        precision = state.get("precision", "fp32")  # a GPU's tf32 does not apply on the CPU
+        self.__init__(state["sizes"], state["activation"], state["loss"], state["dtype"], state["seed"],
+                      precision=precision if precision in PRECISIONS["cpu"] else "fp32")
         self.network.set_params(state["params"])
         self.classes = state.get("classes")
         if "optimizer_state" in state:  # absent from pickles of older versions
@@ -243,7 +265,8 @@ class MLP:
     def __repr__(self) -> str:
         return (f"MLP(sizes={self.sizes}, activation={self.activation!r}, loss={self.loss!r}, "
                 f"dtype={self.dtype.name!r}, params={self.num_params}"
-                + ("" if self.device == "cpu" else f", device={self.device!r}, precision={self.precision!r}") + ")")
+                + ("" if self.device == "cpu" else f", device={self.device!r}")
+                + ("" if self.device == "cpu" and self.precision == "fp32" else f", precision={self.precision!r}") + ")")
 
 
 def _checked_classes(classes: np.ndarray, outputs: int, error: type, where: str) -> np.ndarray:

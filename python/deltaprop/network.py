@@ -84,6 +84,12 @@ def _seed(seed: Any) -> int:
     return int(seed)
 
 
+def _per_call(precision: Optional[str]) -> tuple:
+    """The core's trailing precision argument: none for the network's own precision (the only
+    one a GPU core takes)."""
+    return () if precision is None else (precision,)
+
+
 _DEVICE_SNAPSHOT = object()  # stands for the copy a GPU network keeps of its own parameters
 
 
@@ -99,8 +105,9 @@ class Network:
     sizes: widths of every layer, input first. hidden_activations: one name per hidden layer.
     loss: cross_entropy | mse | binary_cross_entropy | poisson (it fixes the output activation). dtype:
     float32 or float64. seed: weight initialisation. device: "cpu", "cuda" or "cuda:N".
-    precision: "fp32", or "tf32" (float32 products on a GPU's tensor cores). training_state is
-    not kept here: training owns it (training/state.py).
+    precision: "fp32", "bf16" (float32 models on the CPU: bfloat16 products, float32 sums) or
+    "tf32" (float32 products on a GPU's tensor cores). training_state is not kept here: training
+    owns it (training/state.py).
     """
 
     def __init__(self, sizes: Sequence[int], hidden_activations: Sequence[str], loss: str = "cross_entropy",
@@ -137,7 +144,7 @@ class Network:
             precision = self.precision if self.precision in PRECISIONS[target.kind] else "fp32"
         precision = check_precision(precision, target, self.dtype)
         if str(target) == self.device:
-            if self.on_device and precision != self.precision:
+            if precision != self.precision:
                 with self.lock.write:
                     self._core.core.precision = precision
                 self.precision = precision
@@ -152,6 +159,24 @@ class Network:
                                                              for k in ("velocity", "adam_m", "adam_v")])
             self._adopt_core(core, str(target))
             self.precision = precision
+
+    def set_precision(self, precision: Any) -> None:
+        """Compute the matrix products in `precision` from now on, where the network is (see
+        PRECISIONS in backends.py); the parameters are not touched."""
+        self.to(self.device, precision)
+
+    def inference_precision(self, precision: Any) -> Optional[str]:
+        """None (the network's own precision) or a checked per-call one: on the CPU "fp32" or
+        "bf16" (float32); a GPU network computes in its own precision only."""
+        if precision is None:
+            return None
+        precision = check_precision(precision, parse_device(self.device), self.dtype)
+        if self.on_device:
+            if precision != self.precision:
+                raise ValueError(f"precision: a model on {self.device} predicts in its own precision "
+                                 f"({self.precision!r}); change it with .to({self.device!r}, {precision!r})")
+            return None
+        return precision
 
     @property
     def num_params(self) -> int:
@@ -252,37 +277,40 @@ class Network:
         return X, labels, values
 
     # ----------------------------------------------------------------- inference (shared lock)
-    def forward(self, X: np.ndarray) -> np.ndarray:
+    # `precision`: None (the network's own) or a per-call one, checked by inference_precision.
+    def forward(self, X: np.ndarray, precision: Optional[str] = None) -> np.ndarray:
         """Logits (n, sizes[-1]): the last layer's output before its activation."""
         if is_device_array(X):
             return self._core.forward_device(X, "X", False)
         check_fits_in_memory(X.shape[0] * self.sizes[-1], self.dtype.itemsize, "X", "the output")
-        return self._core.forward(X)
+        return self._core.forward(X, *_per_call(precision))
 
-    def output(self, X: np.ndarray) -> np.ndarray:
+    def output(self, X: np.ndarray, precision: Optional[str] = None) -> np.ndarray:
         """The network's output (after softmax / sigmoid / identity), (n, sizes[-1])."""
         if is_device_array(X):
             return self._core.forward_device(X, "X", True)
         check_fits_in_memory(X.shape[0] * self.sizes[-1], self.dtype.itemsize, "X", "the output")
-        return self._core.output(X)
+        return self._core.output(X, *_per_call(precision))
 
-    def activations(self, X: np.ndarray) -> List[np.ndarray]:
+    def activations(self, X: np.ndarray, precision: Optional[str] = None) -> List[np.ndarray]:
         """a(1) … a(L), a(l) of shape (n, sizes[l])."""
         _host_only(X, "activations")
         check_fits_in_memory(X.shape[0] * sum(self.sizes[1:]), self.dtype.itemsize, "X", "the activations")
-        return list(self._core.activations(X))
+        return list(self._core.activations(X, *_per_call(precision)))
 
-    def mean_loss(self, X: np.ndarray, labels: Optional[np.ndarray], values: Optional[np.ndarray]) -> float:
+    def mean_loss(self, X: np.ndarray, labels: Optional[np.ndarray], values: Optional[np.ndarray],
+                  precision: Optional[str] = None) -> float:
         """The mean loss, without any L2 term."""
         _host_only(X, "the loss")
-        return float(self._core.evaluate_loss(X, labels, values))
+        return float(self._core.evaluate_loss(X, labels, values, *_per_call(precision)))
 
-    def evaluate(self, X: np.ndarray, labels: Optional[np.ndarray], values: Optional[np.ndarray]) -> Dict[str, float]:
+    def evaluate(self, X: np.ndarray, labels: Optional[np.ndarray], values: Optional[np.ndarray],
+                 precision: Optional[str] = None) -> Dict[str, float]:
         """{"loss": mean loss (without L2)} plus "accuracy" for the classification losses, from one
         forward pass."""
         _host_only(X, "evaluate")
         check_fits_in_memory(X.shape[0] * self.sizes[-1], self.dtype.itemsize, "X", "the output")
-        loss, logits = self._core.evaluate(X, labels, values)
+        loss, logits = self._core.evaluate(X, labels, values, *_per_call(precision))
         result = {"loss": float(loss)}
         if self.loss == "cross_entropy":
             truth = labels if labels is not None else np.argmax(values, axis=1)

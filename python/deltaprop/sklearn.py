@@ -12,7 +12,10 @@ rate). As scikit-learn's, the parameters (coefs_, intercepts_) and the arithmeti
 (float32 stays float32, any other input is float64) unless the extra parameter ``dtype`` names
 one, and coefs_ / intercepts_ assigned by hand are what warm_start / partial_fit continue from.
 The network runs on the CPU unless ``device="cuda"`` (another extra: needs the CUDA backend and a
-GPU). Needs the ``sklearn`` extra.
+GPU). ``precision`` (another extra parameter) is the products' precision for fit and predict:
+"fp32" (default), "bf16" on the CPU (bfloat16 products, float32 parameters: the network is float32
+unless ``dtype`` says otherwise, which bf16 refuses) or "tf32" on a GPU. Needs the ``sklearn``
+extra.
 
 The estimators train with deltaprop's own epoch driver (training/driver.py): scikit-learn's
 learning_rate options are optimizers.py's Constant / InvScaling / Adaptive schedules, its tol /
@@ -74,8 +77,9 @@ class _BaseMLP(BaseEstimator):
                  max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
                  momentum=0.9, nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 dtype=None, device="cpu"):
+                 dtype=None, device="cpu", precision="fp32"):
         self.device = device
+        self.precision = precision
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -134,6 +138,10 @@ class _BaseMLP(BaseEstimator):
             (self.dtype is None or (str(np.dtype(self.dtype)) in ("float32", "float64")
                                     if isinstance(self.dtype, (str, type, np.dtype)) else False),
              "dtype", "None (X's dtype), 'float32' or 'float64'", self.dtype),
+            (self.precision in ("fp32", "bf16", "tf32"), "precision",
+             "'fp32', 'bf16' (CPU, float32) or 'tf32' (GPU, float32)", self.precision),
+            (not (self.precision == "bf16" and self.dtype is not None and str(np.dtype(self.dtype)) == "float64"),
+             "precision", "'fp32' with dtype='float64' (bf16 products keep float32 master weights)", self.precision),
         ]
         for ok, name, expected, got in checks:
             if not ok:
@@ -166,7 +174,7 @@ class _BaseMLP(BaseEstimator):
         X = np.ascontiguousarray(X, dtype=self._mlp.dtype)
         # The estimator's attributes (coefs_, intercepts_) are views of host memory: the network
         # lives on the CPU between calls and visits `device` for the training only.
-        self._mlp.to(self.device)
+        self._mlp.to(self.device, self.precision)
         try:
             if self.solver == "lbfgs":
                 self._fit_lbfgs(X, Y, sample_weight)
@@ -182,7 +190,10 @@ class _BaseMLP(BaseEstimator):
 
     def _network_dtype(self, X_dtype: Any) -> str:
         """scikit-learn's rule: the parameters take X's dtype (float32 stays float32, anything
-        else was validated to float64), unless the `dtype` parameter names one."""
+        else was validated to float64), unless the `dtype` parameter names one; bf16 products
+        keep float32 master weights, so precision='bf16' makes them float32."""
+        if self.dtype is None and self.precision == "bf16":
+            return "float32"
         return str(np.dtype(self.dtype if self.dtype is not None else X_dtype))
 
     def _core_loss(self) -> str:
@@ -257,8 +268,7 @@ class _BaseMLP(BaseEstimator):
                                  f"({sizes[i + 1]},), got {c.shape} and {b.shape}")
         if "_mlp" not in self.__dict__ or self._mlp.sizes != sizes:
             kind = np.result_type(*coefs, *intercepts)
-            dtype = self.dtype if self.dtype is not None else (kind if kind == np.float32 else np.float64)
-            self._new_network(sizes, str(np.dtype(dtype)))
+            self._new_network(sizes, self._network_dtype(kind if kind == np.float32 else np.float64))
             for name, value in (("n_iter_", 0), ("t_", 0), ("_best_params", None), ("_no_improvement_count", 0),
                                 ("loss_curve_", []), ("best_loss_", None if self.early_stopping else np.inf),
                                 ("validation_scores_", [] if self.early_stopping else None),
@@ -559,14 +569,14 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                  power_t=0.5, max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False,
                  warm_start=False, momentum=0.9, nesterovs_momentum=True, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10,
-                 max_fun=15000, dtype=None, device="cpu"):
+                 max_fun=15000, dtype=None, device="cpu", precision="fp32"):
         super().__init__(hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
                          learning_rate=learning_rate, learning_rate_init=learning_rate_init, power_t=power_t,
                          max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol, verbose=verbose,
                          warm_start=warm_start, momentum=momentum, nesterovs_momentum=nesterovs_momentum,
                          early_stopping=early_stopping, validation_fraction=validation_fraction, beta_1=beta_1,
                          beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
-                         dtype=dtype, device=device)
+                         dtype=dtype, device=device, precision=precision)
         self.loss = loss
 
     def _check_params(self) -> List[int]:

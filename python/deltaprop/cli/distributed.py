@@ -35,7 +35,7 @@ def train_distributed(args: argparse.Namespace, targets: Any, report: Any) -> in
         loss, y, outputs = _global_targets(comm, y, args.loss, args.data, targets)
         train, val, n = _split(comm, X.shape[0], args.val_split, args.seed)
         net = dp.MLP([X.shape[1], *args.hidden, outputs], activation=args.activation, loss=loss,
-                     dtype=args.dtype, seed=args.seed)
+                     dtype=args.dtype, seed=args.seed, precision=args.precision)
         n_val = sum(comm.allgather(int(val.size)))
         if comm.Get_rank() == 0:
             print(f"{net}: {n - n_val} training rows, {n_val} validation rows on {comm.Get_size()} ranks", flush=True)

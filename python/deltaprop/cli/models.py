@@ -81,7 +81,7 @@ def _train(args: argparse.Namespace) -> int:
     loss, y, outputs, classes = _targets(np.asarray(y), args.loss, args.data)
     X_train, y_train, X_val, y_val = train_validation_split(X, y, args.val_split, args.seed)
     net = dp.MLP([X.shape[1], *args.hidden, outputs], activation=args.activation, loss=loss,
-                 dtype=args.dtype, seed=args.seed, device=args.device)
+                 dtype=args.dtype, seed=args.seed, device=args.device, precision=args.precision)
     net.classes = classes
     print(f"{net}: {len(X_train)} training rows, {len(X_val)} validation rows", flush=True)
     if classes is not None:
@@ -107,7 +107,7 @@ def _report(history, out: str) -> None:
 def _model_and_table(args: argparse.Namespace, y_key: Optional[str]):
     import deltaprop as dp
 
-    net = dp.load(args.model).to(args.device)
+    net = dp.load(args.model).to(args.device, args.precision)
     return net, load_table(args.data, delimiter=args.delimiter, x_key=args.x_key, y_key=y_key)
 
 
@@ -182,6 +182,7 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=_count(1), default=None, help="core threads (default: all)")
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     _device_option(p)
+    _precision_option(p, "fp32", "(default fp32; saved with the model)")
     p.add_argument("--out", default="model.npz", help="where to save the model (default model.npz)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--distributed", action="store_true",
@@ -192,6 +193,12 @@ def add_train(sub: argparse._SubParsersAction) -> None:
 
 def _device_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N (needs the CUDA backend and a GPU)")
+
+
+def _precision_option(p: argparse.ArgumentParser, default: Optional[str], what: str) -> None:
+    p.add_argument("--precision", default=default, choices=["fp32", "bf16", "tf32"],
+                   help=f"precision of the matrix products {what}: fp32, bf16 (CPU, float32 models: bfloat16 "
+                        "products, float32 weights) or tf32 (GPU)")
 
 
 def add_predict(sub: argparse._SubParsersAction) -> None:
@@ -206,6 +213,7 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
                                                         "of class names when the model has them)")
     p.add_argument("--out", default=None, help="output CSV (default: standard output)")
     _device_option(p)
+    _precision_option(p, None, "(default: the model's)")
     p.set_defaults(run=_predict)
 
 
@@ -217,4 +225,5 @@ def add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--label-column", default="-1", help="CSV: label column, by header name or index (default: last)")
     _data_options(p, labels=True)
     _device_option(p)
+    _precision_option(p, None, "(default: the model's)")
     p.set_defaults(run=_evaluate)

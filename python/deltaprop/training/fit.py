@@ -37,7 +37,7 @@ def fit(net: Network, X: Any, y: Any, *, state: TrainingState, save: Callable[[A
         callbacks: Any = None, sample_weight: Any = None, class_weight: Any = None,
         warm_start: bool = False, checkpoint: Any = None, checkpoint_every: int = 1,
         resume: Any = None, on_divergence: str = "raise", comm: Any = None,
-        deterministic: bool = True) -> History:
+        deterministic: bool = True, precision: Any = None) -> History:
     """Train `net` and return its History. state: the model's TrainingState (continued by
     warm_start, replaced by resume, updated after every epoch); save(path): writes the model
     with that state (checkpoints).
@@ -67,7 +67,13 @@ def fit(net: Network, X: Any, y: Any, *, state: TrainingState, save: Callable[[A
     every rank ends with the same weights; deterministic=True (default) gives bitwise the same
     weights for any number of ranks, False sums gradients with one MPI Allreduce (faster,
     equal to float rounding). An exception on one rank then aborts the whole job.
+
+    precision: None (keep the model's) or the precision the model computes in from this fit on:
+    "fp32", "bf16" (float32 models on the CPU: bf16 products, float32 master weights, gradients,
+    optimizer state and updates) or "tf32" (on a GPU). The validation passes use it too.
     """
+    if precision is not None:
+        net.set_precision(precision)  # checked first: a bad value changes nothing
     options = dict(epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr, l2=l2,
                    validation_data=validation_data, shuffle=shuffle, seed=seed, verbose=verbose,
                    validation_split=validation_split, lr_schedule=lr_schedule, early_stopping=early_stopping,
