@@ -117,7 +117,7 @@ def gemm(A, B, trans_a: bool = False, trans_b: bool = False, alpha: float = 1.0,
     A and B rounded to bfloat16, nearest even, the products summed in float32; the level that
     runs them is ``deltaprop.build_info()["bf16"]``).
     """
-    if precision == "fp32":
+    if type(precision) is str and precision == "fp32":
         fast = _fast_gemm(A, B, trans_a, trans_b, alpha, beta, out)
         if fast is not None:
             return fast
