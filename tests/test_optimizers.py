@@ -126,6 +126,27 @@ def test_plain_sgd_fit_is_the_fused_step_bitwise(rng):
     assert np.array_equal(a.get_params(), b.get_params())
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_adam_one_pass_update_has_the_bits_of_the_separate_passes(rng, dtype, threads):
+    """Adam with coupled L2 and no clipping updates in one pass (L2 term folded in, the CPU's
+    vector width, a 60k-weight layer split across threads); with a clip that never clips, the
+    separate portable passes run (L2 added to the gradient, clip, update): the same bits."""
+    X = rng.normal(size=(64, 300)).astype(dtype)
+    y = rng.integers(0, 10, 64)
+    old = dp.get_num_threads()
+    try:
+        dp.set_num_threads(threads)
+        one_pass = dp.MLP([300, 200, 10], dtype=dtype, seed=4)
+        separate = one_pass.copy()
+        one_pass.fit(X, y, epochs=3, batch_size=16, optimizer=dp.Adam(lr=0.01), l2=1e-3, seed=1)
+        separate.fit(X, y, epochs=3, batch_size=16, optimizer=dp.Adam(lr=0.01, clip_norm=1e30), l2=1e-3, seed=1)
+    finally:
+        dp.set_num_threads(old)
+    assert np.array_equal(one_pass.get_params(), separate.get_params())
+    assert not np.array_equal(one_pass.get_params(), dp.MLP([300, 200, 10], dtype=dtype, seed=4).get_params())
+
+
 def test_optimizer_state_lives_in_the_core(rng):
     net, X, y = _problem(rng)
     net.fit(X, y, epochs=3, batch_size=8, optimizer=dp.Adam(lr=0.01))
