@@ -11,6 +11,7 @@
 #include "../../runtime/dispatch.hpp"
 #include "../../runtime/threads.hpp"
 #include "../activations.hpp"
+#include "epilogue.hpp"
 #include "pack.hpp"
 
 namespace dp {
@@ -29,34 +30,6 @@ std::vector<std::unique_ptr<PackBuffers<T>>>& pack_pool(int team) {
   return pool;
 }
 
-template <class T>
-void apply_epilogue(const GemmEpilogue<T>& ep, T* C, idx ldc, idx i0, idx j0, idx m, idx n) {
-  const bool bias_relu = ep.bias && ep.act == Act::Relu && !ep.z_out && !ep.slope_of;
-  for (idx i = 0; i < m; ++i) {
-    T* row = C + (i0 + i) * ldc + j0;
-    if (bias_relu) {  // a hidden layer's forward pass: bias and ReLU in one sweep
-      const T* b = ep.bias + j0;
-#pragma omp simd
-      for (idx j = 0; j < n; ++j) {
-        const T z = row[j] + b[j];
-        row[j] = z > T(0) ? z : T(0);
-      }
-      continue;
-    }
-    if (ep.bias) {
-      const T* b = ep.bias + j0;
-#pragma omp simd
-      for (idx j = 0; j < n; ++j) row[j] += b[j];
-    }
-    if (ep.z_out) {
-      T* z = ep.z_out + (i0 + i) * ep.ld_z + j0;
-      for (idx j = 0; j < n; ++j) z[j] = row[j];
-    }
-    if (ep.act != Act::Identity) activation_forward(ep.act, row, row, n);
-    if (ep.slope_of)
-      activation_backward(ep.slope_act, ep.slope_of + (i0 + i) * ep.ld_slope + j0, row, row, n);
-  }
-}
 
 // One thread's share: rows [i_begin, i_end) x columns [j_begin, j_end) of C.
 // Panels are read in place where the caller's layout already is the panel layout (rows of B

@@ -15,6 +15,7 @@
 #include "../../runtime/bf16_dispatch.hpp"
 #include "../../runtime/threads.hpp"
 #include "../activations.hpp"
+#include "../gemm/epilogue.hpp"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -25,26 +26,6 @@ namespace {
 constexpr int kMaxTile = 32 * 64;  // the largest mr x nr of any level: the edge-tile scratch
 
 idx ceil_div(idx a, idx b) { return (a + b - 1) / b; }
-
-// The float32 GEMM's epilogue on C[i0 : i0+m, j0 : j0+n], once that block is final.
-void apply_epilogue(const GemmEpilogue<float>& ep, float* C, idx ldc, idx i0, idx j0, idx m,
-                    idx n) {
-  for (idx i = 0; i < m; ++i) {
-    float* row = C + (i0 + i) * ldc + j0;
-    if (ep.bias) {
-      const float* b = ep.bias + j0;
-#pragma omp simd
-      for (idx j = 0; j < n; ++j) row[j] += b[j];
-    }
-    if (ep.z_out) {
-      float* z = ep.z_out + (i0 + i) * ep.ld_z + j0;
-      for (idx j = 0; j < n; ++j) z[j] = row[j];
-    }
-    if (ep.act != Act::Identity) activation_forward(ep.act, row, row, n);
-    if (ep.slope_of)
-      activation_backward(ep.slope_act, ep.slope_of + (i0 + i) * ep.ld_slope + j0, row, row, n);
-  }
-}
 
 // Packed operands are kept per calling thread (concurrent callers never share) and only grow.
 ScratchBuffer<bf16>& a_scratch() {
