@@ -138,6 +138,7 @@ def test_sigkill_then_resume_is_bitwise_identical(tmp_path):
 
 
 SIGINT_CHILD = textwrap.dedent("""
+    import faulthandler
     import numpy as np
     import deltaprop as dp
     rng = np.random.default_rng(0)
@@ -145,6 +146,10 @@ SIGINT_CHILD = textwrap.dedent("""
     y = rng.integers(0, 10, 20000)
 
     def started(history):
+        if history.epochs == 1:
+            # If the child still runs 45 s after the test's Ctrl-C, print every thread's stack to
+            # stderr and exit: a hang then fails the test with where it hung.
+            faulthandler.dump_traceback_later(45, exit=True)
         print("epoch", history.epochs, flush=True)
 
     net = dp.MLP([64, 256, 256, 10], seed=0)
@@ -154,6 +159,7 @@ SIGINT_CHILD = textwrap.dedent("""
         assert net.history_.interrupted
         assert np.isfinite(net.predict_proba(X[:50])).all()
         net.fit(X[:64], y[:64], epochs=1)   # and trainable again
+        faulthandler.cancel_dump_traceback_later()
         print("usable", flush=True)
 """)
 
