@@ -211,3 +211,27 @@ def test_float64_softmax_cross_entropy_each_level(level):
         loss, grad = K.softmax_cross_entropy(z, probs)
         assert abs(loss - np.mean(np.sum(probs * (log_sum - shifted), axis=1))) <= 1e-13 * abs(loss)
         np.testing.assert_allclose(grad, (softmax - probs) / 33, rtol=1e-13, atol=1e-17)
+
+
+@pytest.mark.parametrize("activation, loss", [("relu", "cross_entropy"), ("tanh", "mse"),
+                                              ("sigmoid", "binary_cross_entropy")])
+def test_one_sample_inference_matches_numpy_and_is_thread_independent(level, dtype, activation, loss):
+    """A single sample runs every layer's columns split across one team of threads (its own path):
+    it must give the numpy values, and bitwise the same for 1 and 2 threads."""
+    import npref
+
+    sizes = [300, 517, 263, 10]  # about 0.6 MFLOP: worth two threads
+    net = dp.MLP(sizes, activation=activation, loss=loss, dtype=dtype, seed=4)
+    x = np.random.default_rng(8).standard_normal((1, sizes[0])).astype(dtype)
+    Ws, bs = npref.unflatten(net.get_params().astype(np.float64), sizes)
+    assert_close(net.predict_proba(x), npref.forward(Ws, bs, activation, loss, x)[1][-1], k=4)
+    old = dp.get_num_threads()
+    try:
+        outputs = []
+        for threads in (1, 2):
+            dp.set_num_threads(threads)
+            outputs.append((net.forward(x), net.predict_proba(x), net.activations(x)[-1]))
+    finally:
+        dp.set_num_threads(old)
+    for one, two in zip(*outputs):
+        np.testing.assert_array_equal(one, two)

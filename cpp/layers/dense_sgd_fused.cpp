@@ -13,9 +13,6 @@
 #include "../kernels/activations.hpp"
 #include "../runtime/dispatch.hpp"
 #include "../runtime/threads.hpp"
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 namespace dp {
 namespace {
@@ -77,14 +74,14 @@ bool dense_backward_sgd_fused(T* dX, const T* dZ, T* W, const T* X, const T* pre
   // Reserved before any thread starts: nothing inside the parallel region can throw.
   T* part = dX ? partials.reserve(std::size_t(blocks * n * in)) : nullptr;
 
-  auto update_rows = [&](int t) {
+  auto update_rows = [&](int t, int team) {
     for (idx b = blocks * t / team; b < blocks * (t + 1) / team; ++b) {
       const idx p0 = b * kRowBlock, rows = std::min(kRowBlock, out - p0);
       block_backward_sgd(arch, rows, n, dZ + p0, out, W + p0 * in, in, X,
                          part ? part + b * n * in : nullptr, alpha, beta);
     }
   };
-  auto sum_partials = [&](int t) {  // columns split across threads; blocks added in order
+  auto sum_partials = [&](int t, int team) {  // columns split across threads; blocks added in order
     const idx j0 = in * t / team, j1 = in * (t + 1) / team;
     for (idx i = 0; i < n; ++i) {
       T* d = dX + i * in;
@@ -99,24 +96,13 @@ bool dense_backward_sgd_fused(T* dX, const T* dZ, T* W, const T* X, const T* pre
     }
   };
 
-  if (team == 1) {
-    update_rows(0);
-    if (dX) sum_partials(0);
-    return true;
-  }
-#pragma omp parallel num_threads(team)
-  {
-#ifdef _OPENMP
-    const int t = omp_get_thread_num();
-#else
-    const int t = 0;
-#endif
-    update_rows(t);
+  run_team(team, [&](int t, int size) {
+    update_rows(t, size);
     if (dX) {
-#pragma omp barrier
-      sum_partials(t);
+      team_barrier();
+      sum_partials(t, size);
     }
-  }
+  });
   return true;
 }
 

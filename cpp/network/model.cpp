@@ -3,10 +3,12 @@
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
+#include "../kernels/gemm/gemm.hpp"
 #include "../kernels/losses.hpp"
 #include "../kernels/optimizers.hpp"
 #include "../layers/dense.hpp"
 #include "../layers/dense_bf16.hpp"
+#include "../runtime/threads.hpp"
 #include "init.hpp"
 
 namespace dp {
@@ -83,8 +85,36 @@ void Model<T>::output_transform(T* logits, idx n) const {
   }
 }
 
+// A single sample is memory-bound: each layer reads its weights once. Every layer's outputs are
+// split among the threads of one parallel region, the same outputs on every call, so each core
+// reads its share of the weights from its own L2; a barrier between layers costs less than a
+// fork/join per layer. Each output is one dot product whatever the split (bitwise the same).
+template <class T>
+void Model<T>::forward_one_sample(const T* x, T* logits) const {
+  const std::size_t widest = std::size_t(*std::max_element(sizes_.begin() + 1, sizes_.end()));
+  std::vector<T> ping(widest), pong(widest);
+  double flops = 0;
+  for (idx l = 0; l < num_layers(); ++l) flops += 2.0 * double(sizes_[l]) * double(sizes_[l + 1]);
+  run_team(gemv_team<T>(flops), [&](int t, int team) {
+    const T* in = x;
+    for (idx l = 0; l < num_layers(); ++l) {
+      const bool last = l + 1 == num_layers();
+      T* out = last ? logits : (l % 2 ? pong.data() : ping.data());
+      GemmEpilogue<T> ep;
+      ep.bias = params_.data() + bias_offset(l);
+      ep.act = acts_[l];
+      const idx n_out = sizes_[l + 1];
+      gemv_columns(gemv_split<T>(n_out, t, team), gemv_split<T>(n_out, t + 1, team), sizes_[l], in,
+                   params_.data() + w_off_[l], sizes_[l], out, &ep);
+      if (!last) team_barrier();
+      in = out;
+    }
+  });
+}
+
 template <class T>
 void Model<T>::forward(const T* X, idx n, T* logits, Precision p) const {
+  if (n == 1 && p != Precision::Bf16) return forward_one_sample(X, logits);
   // A few rows (one sample) read the weights once, rounding them in registers: cheaper than
   // checking the cached panels (one read of the weights) and reading them too.
   const auto panels = inference_panels(n > kFewRows ? p : Precision::Fp32);

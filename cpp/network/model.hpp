@@ -96,6 +96,8 @@ class Model {
   // panels, or null (packed inside the product).
   void layer_forward(idx l, const T* X, idx n, T* A, Precision p,
                      const Bf16InferenceWeights::Panels* panels) const;
+  // One sample in the model's own precision: logits (output_width()) from x (input_width()).
+  void forward_one_sample(const T* x, T* logits) const;
   // The bf16 inference panels when p is Bf16 (null otherwise).
   std::shared_ptr<const Bf16InferenceWeights::Panels> inference_panels(Precision p) const;
 

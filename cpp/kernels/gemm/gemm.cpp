@@ -198,6 +198,28 @@ static bool gemm_row(const GemmArch<T>& arch, bool trans_a, bool trans_b, idx N,
   return true;
 }
 
+template <class T>
+void gemv_columns(idx j0, idx j1, idx K, const T* a, const T* B, idx ldb, T* C,
+                  const GemmEpilogue<T>* epilogue) {
+  const GemmArch<T>& arch = active_gemm_arch<T>();
+  for (idx j = j0; j < j1; j += arch.row_dot_nr) {
+    const idx n = std::min<idx>(arch.row_dot_nr, j1 - j);
+    arch.row_dot(K, a, K, B + j * ldb, ldb, C + j, 0, 1, n, T(1), T(0));
+    if (epilogue) apply_epilogue(*epilogue, C, 0, 0, j, 1, n);
+  }
+}
+
+template <class T>
+int gemv_team(double flops) {
+  return threads_for_work(flops, active_gemm_arch<T>().policy.streaming_flops_per_thread);
+}
+
+template <class T>
+idx gemv_split(idx N, int t, int team) {
+  const idx step = active_gemm_arch<T>().row_dot_nr, tiles = ceil_div(N, step);
+  return std::min(N, tiles * t / team * step);
+}
+
 // A narrow C (e.g. the 10-wide output layer) would leave most of each NR-wide tile empty, so
 // compute Cᵀ = op(B)ᵀ op(A)ᵀ (wide) into scratch and write it back transposed.
 template <class T>
@@ -292,7 +314,11 @@ void gemm_reference(bool trans_a, bool trans_b, idx M, idx N, idx K, T alpha, co
   template void gemm<T>(bool, bool, idx, idx, idx, T, const T*, idx, const T*, idx, T, T*, idx, \
                         const GemmEpilogue<T>*);                                               \
   template void gemm_reference<T>(bool, bool, idx, idx, idx, T, const T*, idx, const T*, idx, T, \
-                                  T*, idx);
+                                  T*, idx);                                                    \
+  template void gemv_columns<T>(idx, idx, idx, const T*, const T*, idx, T*,                   \
+                                const GemmEpilogue<T>*);                                        \
+  template int gemv_team<T>(double);                                                           \
+  template idx gemv_split<T>(idx, int, int);
 DP_INSTANTIATE_GEMM(float)
 DP_INSTANTIATE_GEMM(double)
 

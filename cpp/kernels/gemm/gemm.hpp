@@ -24,6 +24,19 @@ template <class T>
 void gemm(bool trans_a, bool trans_b, idx M, idx N, idx K, T alpha, const T* A, idx lda,
           const T* B, idx ldb, T beta, T* C, idx ldc, const GemmEpilogue<T>* epilogue = nullptr);
 
+// One sample through C = a Bᵀ for the columns [j0, j1) only (a row of C; B is (N, ldb) row-major,
+// as a layer's W): the dot kernel of the active level, then the epilogue on those columns. For a
+// caller that owns its parallel region and splits several products' columns among its threads;
+// each column's value does not depend on the split. `gemv_split` says how many threads the
+// columns of an N x K product are worth and where thread t's share starts (whole kernel tiles).
+template <class T>
+void gemv_columns(idx j0, idx j1, idx K, const T* a, const T* B, idx ldb, T* C,
+                  const GemmEpilogue<T>* epilogue = nullptr);
+template <class T>
+int gemv_team(double flops);
+template <class T>
+idx gemv_split(idx N, int t, int team);
+
 // The plain triple loop, kept as the documented reference and test oracle.
 template <class T>
 void gemm_reference(bool trans_a, bool trans_b, idx M, idx N, idx K, T alpha, const T* A, idx lda,

@@ -16,9 +16,6 @@
 #include "../../runtime/threads.hpp"
 #include "../activations.hpp"
 #include "../gemm/epilogue.hpp"
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 namespace dp {
 namespace {
@@ -320,20 +317,10 @@ void gemm_bf16(bool trans_a, bool trans_b, idx M, idx N, idx K, float alpha, con
                     std::min(n_panels, (g + 1) * kGroupPanels), Bp);
     }
   };
-  if (team == 1) {
-    shared.help(pack_group);
-    return run_items(op, sched, shared, own[0]->reserve(0));
-  }
-#pragma omp parallel num_threads(team)
-  {
-#ifdef _OPENMP
-    const int t = omp_get_thread_num();
-#else
-    const int t = 0;
-#endif
+  run_team(team, [&](int t, int) {
     shared.help(pack_group);
     run_items(op, sched, shared, own[t]->reserve(0));
-  }
+  });
 }
 
 }  // namespace dp
