@@ -2,6 +2,7 @@
 // DELTAPROP_BF16 or set_bf16_level, and capped to the portable code when the SIMD level in use is
 // below avx512 (a user who lowered DELTAPROP_SIMD asked for no AVX-512 instructions at all).
 #include "bf16_dispatch.hpp"
+#include "level_names.hpp"
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
@@ -131,36 +132,20 @@ Bf16Level active_bf16_level() {
              : chosen;
 }
 
+namespace {
+constexpr LevelNames<Bf16Level, 3> kBf16Levels{"bf16 level", {"generic", "avx512bf16", "amx"}};
+}
+
 void set_bf16_level(Bf16Level level) {
-  if (static_cast<int>(level) > static_cast<int>(cpu_max_bf16_level()))
-    throw std::invalid_argument(std::string("bf16 level '") + bf16_level_name(level) +
-                                "' is not supported here (best: '" +
-                                bf16_level_name(cpu_max_bf16_level()) + "')");
+  kBf16Levels.require_supported(level, cpu_max_bf16_level());
   level_slot().store(static_cast<int>(level));
 }
 
-const char* bf16_level_name(Bf16Level level) {
-  switch (level) {
-    case Bf16Level::Amx: return "amx";
-    case Bf16Level::Avx512Bf16: return "avx512bf16";
-    default: return "generic";
-  }
-}
+const char* bf16_level_name(Bf16Level level) { return kBf16Levels.name(level); }
 
-Bf16Level parse_bf16_level(const std::string& name) {
-  if (name == "amx") return Bf16Level::Amx;
-  if (name == "avx512bf16") return Bf16Level::Avx512Bf16;
-  if (name == "generic") return Bf16Level::Generic;
-  throw std::invalid_argument("bf16 level must be one of 'generic', 'avx512bf16', 'amx', got '" +
-                              name + "'");
-}
+Bf16Level parse_bf16_level(const std::string& name) { return kBf16Levels.parse(name); }
 
-std::vector<std::string> supported_bf16_levels() {
-  std::vector<std::string> names;
-  for (int i = 0; i <= static_cast<int>(cpu_max_bf16_level()); ++i)
-    names.push_back(bf16_level_name(static_cast<Bf16Level>(i)));
-  return names;
-}
+std::vector<std::string> supported_bf16_levels() { return kBf16Levels.up_to(cpu_max_bf16_level()); }
 
 std::string amx_unavailable_reason() {
   cpu_max_bf16_level();  // detection fills the reason

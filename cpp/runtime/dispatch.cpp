@@ -6,6 +6,7 @@
 #include <mutex>
 #include <stdexcept>
 #include "dispatch.hpp"
+#include "level_names.hpp"
 #include "blocking.hpp"
 #include "cpu_info.hpp"
 
@@ -138,29 +139,18 @@ SimdLevel cpu_max_simd_level() {
 
 SimdLevel active_simd_level() { return static_cast<SimdLevel>(level_slot().load()); }
 
+namespace {
+constexpr LevelNames<SimdLevel, 3> kSimdLevels{"simd level", {"generic", "avx2", "avx512"}};
+}
+
 void set_simd_level(SimdLevel level) {
-  if (static_cast<int>(level) > static_cast<int>(cpu_max_simd_level()))
-    throw std::invalid_argument(std::string("simd level '") + simd_level_name(level) +
-                                "' is not supported by this CPU (best: '" +
-                                simd_level_name(cpu_max_simd_level()) + "')");
+  kSimdLevels.require_supported(level, cpu_max_simd_level());
   level_slot().store(static_cast<int>(level));
 }
 
-const char* simd_level_name(SimdLevel level) {
-  switch (level) {
-    case SimdLevel::Avx512: return "avx512";
-    case SimdLevel::Avx2: return "avx2";
-    default: return "generic";
-  }
-}
+const char* simd_level_name(SimdLevel level) { return kSimdLevels.name(level); }
 
-SimdLevel parse_simd_level(const std::string& name) {
-  if (name == "avx512") return SimdLevel::Avx512;
-  if (name == "avx2") return SimdLevel::Avx2;
-  if (name == "generic") return SimdLevel::Generic;
-  throw std::invalid_argument("simd level must be one of 'generic', 'avx2', 'avx512', got '" +
-                              name + "'");
-}
+SimdLevel parse_simd_level(const std::string& name) { return kSimdLevels.parse(name); }
 
 void set_gemm_blocks(const std::string& spec) { tables().apply(spec.empty() ? "table" : spec); }
 
