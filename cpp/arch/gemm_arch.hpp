@@ -29,6 +29,12 @@ template <class T>
 using RowsBackwardSgdKernel = void (*)(idx k, idx n, const T* dz, idx ld_dz, T* W, idx ldw,
                                        const T* X, idx ldx, T* part, idx ldp, T alpha, T beta);
 
+// M = 1: C[0, n) = alpha * a B + beta * C with the k rows of B (ldb apart) read in place and a's
+// elements a_ks apart; acc is n values of scratch (it may be C when beta == 0).
+template <class T>
+using GemmRowKernel = void (*)(idx k, idx n, const T* a, idx a_ks, const T* B, idx ldb, T* C,
+                               T alpha, T beta, T* acc);
+
 template <class T>
 using GemmDotKernel = void (*)(idx k, const T* A, idx lda, const T* B, idx ldb, T* C, idx ldc,
                                idx m, idx n, T alpha, T beta);
@@ -102,8 +108,8 @@ struct GemmArch {
   GemmDotKernel<T> dot;
   // One-row kernels for M == 1 (batch-1 layers, GEMV): memory-bound, so a single row of
   // accumulators that streams each element of B exactly once.
-  int row_nr;                  // columns per call of row_ukr (a micro-kernel with MR = 1)
-  GemmMicroKernel<T> row_ukr;  // C[1 x row_nr] from B rows read in place
+  int row_nr;                  // columns of W per panel of the fused batch-1 SGD kernels
+  GemmRowKernel<T> row_ukr;    // C = a B, any width, B's rows read in place
   int row_dot_nr;              // rows of B per call of row_dot (a dot kernel with MR = 1)
   GemmDotKernel<T> row_dot;
   GemmPolicy policy;

@@ -187,14 +187,14 @@ void dgemm_dot_avx512_4x4(idx k, const double* A, idx lda, const double* B, idx 
   gemm_dot_nt<VecF64, 4, 4>(k, A, lda, B, ldb, C, ldc, m, n, alpha, beta);
 }
 
-// One-row kernels (M = 1): 8 vectors of accumulators, each element of B loaded once.
-void sgemm_row_avx512(idx k, const float* Ap, idx a_ks, const float* Bp, idx b_ks, float* C, idx ldc,
-                     float alpha, float beta) {
-  gemm_ukr<VecF32, 1, 8>(k, Ap, a_ks, Bp, b_ks, C, ldc, alpha, beta);
+// One-row kernels (M = 1): rows of B streamed whole, 4 at a time, into accumulators in L1.
+void sgemm_row_avx512(idx k, idx n, const float* a, idx a_ks, const float* B, idx ldb, float* C,
+                    float alpha, float beta, float* acc) {
+  gemm_row_axpy<VecF32, 4>(k, n, a, a_ks, B, ldb, C, alpha, beta, acc);
 }
-void dgemm_row_avx512(idx k, const double* Ap, idx a_ks, const double* Bp, idx b_ks, double* C,
-                     idx ldc, double alpha, double beta) {
-  gemm_ukr<VecF64, 1, 8>(k, Ap, a_ks, Bp, b_ks, C, ldc, alpha, beta);
+void dgemm_row_avx512(idx k, idx n, const double* a, idx a_ks, const double* B, idx ldb, double* C,
+                    double alpha, double beta, double* acc) {
+  gemm_row_axpy<VecF64, 4>(k, n, a, a_ks, B, ldb, C, alpha, beta, acc);
 }
 void sgemm_row_dot_avx512(idx k, const float* A, idx lda, const float* B, idx ldb, float* C, idx ldc,
                          idx m, idx n, float alpha, float beta) {

@@ -152,8 +152,10 @@ static void gemm_dot(const GemmArch<T>& arch, idx M, idx N, idx K, T alpha, cons
   for (int t = 0; t < team; ++t) run_share(t);
 }
 
-// M == 1 (a batch-1 layer, or a GEMV): one row of accumulators streaming B once, rows of B read
-// in place (C = a B) or dot products against rows of B (C = a Bᵀ). Threads split the columns.
+// M == 1 (a batch-1 layer, or a GEMV): C = a Bᵀ as dot products against the rows of B; C = a B
+// (a read in place with its stride when A is transposed) streaming B's rows whole into
+// accumulators in L1. Threads split the columns in whole tiles (multiples of the vector width),
+// so no column's arithmetic depends on the split.
 template <class T>
 static bool gemm_row(const GemmArch<T>& arch, bool trans_a, bool trans_b, idx N, idx K, T alpha,
                      const T* A, idx lda, const T* B, idx ldb, T beta, T* C,
@@ -166,35 +168,22 @@ static bool gemm_row(const GemmArch<T>& arch, bool trans_a, bool trans_b, idx N,
       std::min<idx>(threads_for_work(2.0 * double(N) * double(K),
                                      arch.policy.streaming_flops_per_thread), tiles));
   auto& pool = pack_pool<T>(team);
-  if (!dot_form && N % step != 0) {  // the partial last panel is packed, zero-padded
-    pool[team - 1]->b.reserve(std::size_t(K * step));
-    pool[team - 1]->tile.reserve(std::size_t(step));
-  }
+  if (!dot_form && beta != T(0))  // the accumulators cannot be C itself
+    for (int t = 0; t < team; ++t) pool[t]->tile.reserve(std::size_t(N));
   const idx a_ks = trans_a ? lda : 1;
-  auto run_share = [&](int t) {
-    const idx j0 = tiles * t / team * step, j1 = std::min(N, tiles * (t + 1) / team * step);
-    for (idx j = j0; j < j1; j += step) {
-      const idx n = std::min(step, j1 - j);
-      if (dot_form) {
-        arch.row_dot(K, A, lda, B + j * ldb, ldb, C + j, 0, 1, n, alpha, beta);
-      } else if (n == step) {
-        arch.row_ukr(K, A, a_ks, B + j, ldb, C + j, 0, alpha, beta);
-      } else {
-        T* panel = pool[t]->b.reserve(0);
-        T* tile = pool[t]->tile.reserve(0);
-        pack_b(B, ldb, false, 0, K, j, n, int(step), panel);
-        arch.row_ukr(K, A, a_ks, panel, step, tile, 0, alpha, T(0));
-        for (idx c = 0; c < n; ++c) C[j + c] = beta == T(0) ? tile[c] : tile[c] + beta * C[j + c];
-      }
-      if (epilogue) apply_epilogue(*epilogue, C, 0, 0, j, 1, n);
+  run_team(team, [&](int t, int size) {
+    const idx j0 = std::min(N, tiles * t / size * step);
+    const idx j1 = std::min(N, tiles * (t + 1) / size * step);
+    if (j0 >= j1) return;
+    if (dot_form) {
+      for (idx j = j0; j < j1; j += step)
+        arch.row_dot(K, A, lda, B + j * ldb, ldb, C + j, 0, 1, std::min(step, j1 - j), alpha, beta);
+    } else {
+      T* acc = beta == T(0) ? C + j0 : pool[t]->tile.reserve(0);
+      arch.row_ukr(K, j1 - j0, A, a_ks, B + j0, ldb, C + j0, alpha, beta, acc);
     }
-  };
-  if (team == 1) {
-    run_share(0);
-  } else {
-#pragma omp parallel for num_threads(team) schedule(static, 1)
-    for (int t = 0; t < team; ++t) run_share(t);
-  }
+    if (epilogue) apply_epilogue(*epilogue, C, 0, 0, j0, 1, j1 - j0);
+  });
   return true;
 }
 

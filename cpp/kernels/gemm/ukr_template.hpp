@@ -168,6 +168,73 @@ void gemm_dot_nt(dp::idx k, const typename V::T* A, dp::idx lda, const typename 
     }
 }
 
+// M = 1, C[0, n) = alpha a B + beta C with B's rows read in place (a GEMV through the rows of B:
+// the delta of a batch-1 layer): P rows at a time are added into acc[0, n), which stays in L1
+// while each row of B streams through whole and contiguous, the next P rows prefetched column by
+// column (Sapphire Rapids, 512 x 784 from L2: P = 4 with prefetch 1.4x P = 8 without); column
+// panels of a row-major B stream worse, and an edge panel packed for the last columns of a
+// 784-wide B cost more than the product). Each element's FMAs run in order of p from zero, as in
+// gemm_ukr, and the last columns (n % width) go through zero-filled vectors: the bits do not
+// depend on how columns are shared out in multiples of the width. acc may be C when beta == 0.
+template <int Q>
+struct RowCount {
+  static constexpr int value = Q;
+};
+
+template <class V, int P>
+void gemm_row_axpy(dp::idx k, dp::idx n, const typename V::T* __restrict a, dp::idx a_ks,
+                   const typename V::T* __restrict B, dp::idx ldb, typename V::T* C,
+                   typename V::T alpha, typename V::T beta, typename V::T* acc) {
+  using T = typename V::T;
+  using R = typename V::reg;
+  constexpr int W = V::width;
+  const dp::idx full = n / W * W;
+  const int rest = int(n - full);
+  T tail[W];
+  for (dp::idx j = 0; j < full; j += W) V::store(acc + j, V::zero());
+  V::store(tail, V::zero());
+  auto add_rows = [&](dp::idx p, auto rows) {  // acc += Σ_{q < rows} a[p+q] B[p+q, :], q in order
+    constexpr int Q = decltype(rows)::value;
+    R av[Q];
+#pragma GCC unroll 8
+    for (int q = 0; q < Q; ++q) av[q] = V::bcast(a[(p + q) * a_ks]);
+    const T* b = B + p * ldb;
+    for (dp::idx j = 0; j < full; j += W) {
+      R y = V::load(acc + j);
+#pragma GCC unroll 8
+      for (int q = 0; q < Q; ++q) {
+        __builtin_prefetch(b + (Q + q) * ldb + j);  // the next rows' same columns
+        y = V::fma(av[q], V::load(b + q * ldb + j), y);
+      }
+      V::store(acc + j, y);
+    }
+    if (rest) {
+      R y = V::load(tail);
+      for (int q = 0; q < Q; ++q) y = V::fma(av[q], V::load_partial(b + q * ldb + full, rest), y);
+      V::store(tail, y);
+    }
+  };
+  dp::idx p = 0;
+  for (; p + P <= k; p += P) add_rows(p, RowCount<P>());
+  for (; p < k; ++p) add_rows(p, RowCount<1>());
+
+  const R va = V::bcast(alpha), vb = V::bcast(beta);
+  auto finish = [&](T* c, R sum, int count) {  // as gemm_ukr's store of its accumulators
+    T out[W];
+    V::store(out, beta == T(0) ? V::mul(va, sum) : V::fma(vb, V::load_partial(c, count), V::mul(va, sum)));
+    for (int i = 0; i < count; ++i) c[i] = out[i];
+  };
+  for (dp::idx j = 0; j < full; j += W) {
+    const R sum = V::load(acc + j);
+    if (beta == T(0)) {
+      V::store(C + j, V::mul(va, sum));
+    } else {
+      V::store(C + j, V::fma(vb, V::load(C + j), V::mul(va, sum)));
+    }
+  }
+  if (rest) finish(C + full, V::load(tail), rest);
+}
+
 // Batch-1 backward through a dense layer with a plain SGD step, in one pass over a k x (NV
 // vectors) panel of W (rows at stride ldw): dx = Σ_p dz[p] W[p,:] with the old W (p ascending,
 // the one-row kernel's order), then W[p,:] = beta W[p,:] + alpha (dz[p] x) (alpha = -lr,
