@@ -21,6 +21,8 @@
 namespace dp {
 namespace {
 
+constexpr LevelNames<Bf16Level, 3> kBf16Levels{"bf16 level", {"generic", "avx512bf16", "amx"}};
+
 constexpr int kLevels = 3;
 
 struct Bf16Tables {
@@ -101,16 +103,7 @@ Bf16Level detect() {
 }
 
 Bf16Level initial_level() {
-  Bf16Level level = cpu_max_bf16_level();
-  if (const char* forced = std::getenv("DELTAPROP_BF16")) {
-    try {
-      const Bf16Level wanted = parse_bf16_level(forced);
-      if (static_cast<int>(wanted) < static_cast<int>(level)) level = wanted;
-    } catch (const std::invalid_argument&) {
-      // An unknown value keeps the detected level: never fail at import time.
-    }
-  }
-  return level;
+  return kBf16Levels.from_environment("DELTAPROP_BF16", cpu_max_bf16_level());
 }
 
 std::atomic<int>& level_slot() {
@@ -130,10 +123,6 @@ Bf16Level active_bf16_level() {
   return static_cast<int>(active_simd_level()) < static_cast<int>(SimdLevel::Avx512)
              ? Bf16Level::Generic
              : chosen;
-}
-
-namespace {
-constexpr LevelNames<Bf16Level, 3> kBf16Levels{"bf16 level", {"generic", "avx512bf16", "amx"}};
 }
 
 void set_bf16_level(Bf16Level level) {

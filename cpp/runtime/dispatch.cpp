@@ -13,6 +13,8 @@
 namespace dp {
 namespace {
 
+constexpr LevelNames<SimdLevel, 3> kSimdLevels{"simd level", {"generic", "avx2", "avx512"}};
+
 struct ArchTables {
   GemmArch<float> f32[3];
   GemmArch<double> f64[3];
@@ -113,16 +115,7 @@ SimdLevel detect() {
 }
 
 SimdLevel initial_level() {
-  SimdLevel level = cpu_max_simd_level();
-  if (const char* forced = std::getenv("DELTAPROP_SIMD")) {
-    try {
-      SimdLevel wanted = parse_simd_level(forced);
-      if (static_cast<int>(wanted) < static_cast<int>(level)) level = wanted;
-    } catch (const std::invalid_argument&) {
-      // An unknown value keeps the detected level: never fail at import time.
-    }
-  }
-  return level;
+  return kSimdLevels.from_environment("DELTAPROP_SIMD", cpu_max_simd_level());
 }
 
 std::atomic<int>& level_slot() {
@@ -138,10 +131,6 @@ SimdLevel cpu_max_simd_level() {
 }
 
 SimdLevel active_simd_level() { return static_cast<SimdLevel>(level_slot().load()); }
-
-namespace {
-constexpr LevelNames<SimdLevel, 3> kSimdLevels{"simd level", {"generic", "avx2", "avx512"}};
-}
 
 void set_simd_level(SimdLevel level) {
   kSimdLevels.require_supported(level, cpu_max_simd_level());

@@ -5,6 +5,7 @@
 #pragma once
 #include <array>
 #include <cstddef>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -36,6 +37,16 @@ struct LevelNames {
     std::vector<std::string> out;
     for (std::size_t i = 0; i <= static_cast<std::size_t>(best) && i < N; ++i) out.push_back(names[i]);
     return out;
+  }
+
+  // `best`, lowered to the level the environment variable `variable` names, if it names a lower
+  // one; an unknown value keeps `best` (never fail at import time).
+  Level from_environment(const char* variable, Level best) const {
+    const char* forced = std::getenv(variable);
+    if (!forced) return best;
+    for (std::size_t i = 0; i < N && i < static_cast<std::size_t>(best); ++i)
+      if (std::string(forced) == names[i]) return static_cast<Level>(i);
+    return best;
   }
 
   // throws std::invalid_argument where `level` is above what this machine has.
