@@ -60,6 +60,10 @@ struct GemmPolicy {
   // C = A B with A row-major: full MR-row panels of A are read in place by ukr_rows (MR row
   // streams, no packing) instead of being transposed into a packed panel.
   bool a_rows_in_place = false;
+  // C = Aᵀ B (a weight gradient dZᵀ X): MR-wide column slices of A are read in place, a row of A
+  // (this many bytes at most) apart, instead of being packed. Each k step then touches a new row:
+  // cheap for short rows, but a 16 KiB stride (4096 columns) misses the TLB on every step.
+  idx a_columns_max_stride = idx(1) << 40;
 };
 
 // Measured on Zen 4 at the avx512 level (2 threads where it matters):
@@ -82,13 +86,16 @@ inline constexpr GemmPolicy kGemmPolicyZen4 = {
 // core), except for the few rows of a small batch, where packing costs as much as the product;
 // rows of A read in place for C = A B beat the transposing pack (MLP dX products); the blocked
 // path beats dot products from 16 rows of A up (C = A Bᵀ, K = 784: 16 rows 1.1x, 32 rows 1.4x,
-// 64 rows 1.6x at 2 threads), where Zen 4 keeps dot products up to 64 rows.
+// 64 rows 1.6x at 2 threads), where Zen 4 keeps dot products up to 64 rows; the transposed A of
+// a weight gradient is packed once its rows pass 2 KiB (4096x4096x256 TN, one core, CPU time
+// on a busy machine: 81 -> 111 GFLOP/s; numpy 106-120).
 inline constexpr GemmPolicy kGemmPolicyIntelAvx512 = {
     /*direct_b_max_rows=*/16, /*direct_b_max_depth=*/0,
     /*dot_max_rows=*/8,        /*dot_row_chunk=*/128,
     /*compute_flops_per_thread=*/1.0e6, /*streaming_flops_per_thread=*/2.5e5,
     /*streaming_max_rows=*/8,  /*streaming_max_depth=*/16,
     /*a_rows_in_place=*/true,
+    /*a_columns_max_stride=*/2048,
 };
 
 // Edge-tile kernel: C[mr x nr] := alpha * Ap * Bp + beta * C for a tile at the edge of C (mr <=

@@ -47,7 +47,8 @@ void gemm_rectangle(const GemmArch<T>& arch, bool ta, bool tb, idx K, T alpha, c
   // A in place: columns of a transposed A are the packed layout already (ukr); rows of a plain A
   // are read as MR row streams (ukr_rows) where the policy says that beats transposing them.
   const bool a_rows = !ta && arch.ukr_rows && arch.policy.a_rows_in_place;
-  const bool a_direct = ta || a_rows;
+  const bool a_direct =
+      (ta && lda * idx(sizeof(T)) <= arch.policy.a_columns_max_stride) || a_rows;
   const GemmMicroKernel<T> ukr_direct = a_rows ? arch.ukr_rows : arch.ukr;
   const bool b_direct = !tb && (i_end - i_begin <= arch.policy.direct_b_max_rows ||
                                 K <= arch.policy.direct_b_max_depth);
