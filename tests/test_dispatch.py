@@ -162,6 +162,27 @@ def test_gemm_bitwise_identical_for_1_and_2_threads(shape):
         np.testing.assert_array_equal(one, two)
 
 
+@pytest.mark.parametrize("shape", [(1, 1), (3, 7), (200, 100), (37, 10), (5, 129)])
+def test_bias_sums_and_relu_mask_each_level(level, dtype, shape):
+    """The bias gradient (column sums of dZ, rows added in order) and the ReLU mask of a delta run
+    in the level's vectors: the bits of the plain loops, partial vectors included."""
+    rng = np.random.default_rng(7)
+    n, out = shape
+    X = rng.standard_normal((n, 3)).astype(dtype)
+    W = rng.standard_normal((out, 3)).astype(dtype)
+    dZ = (rng.standard_normal((n, out)) * 10.0 ** rng.integers(-8, 8, (n, out))).astype(dtype)
+    expected = np.zeros(out, dtype)
+    for row in dZ:
+        expected = expected + row
+    np.testing.assert_array_equal(K.dense_backward(X, W, dZ)[2], expected)
+    A = rng.standard_normal(n * out).astype(dtype)
+    A[::5] = 0.0
+    dA = rng.standard_normal(n * out).astype(dtype)
+    dA[1::7] = np.nan
+    got = K.activation_backward("relu", A, A, dA)
+    np.testing.assert_array_equal(got, np.where(A > 0, dA, 0.0).astype(dtype))
+
+
 @pytest.mark.parametrize("name", ["sigmoid", "tanh"])
 def test_vectorised_float32_activations_each_level(level, name):
     # Dense sweep plus the branch points of the implementation (tanh switches at |x| = 0.625),
