@@ -117,6 +117,29 @@ def test_training_is_bitwise_identical_for_1_and_2_threads(batch):
     np.testing.assert_array_equal(one, two)
 
 
+@pytest.mark.parametrize("features", [64, 784])
+def test_shuffled_adam_float64_training_is_bitwise_identical_for_1_and_2_threads(features):
+    """scikit-learn's default setting in the core: float64, Adam with L2, shuffled batches of 200.
+    784 features: the batch's rows (1.25 MB) are gathered by two threads; both widths: one
+    Adam pass over all layers' spans is shared by the threads at split points inside a span."""
+    rng = np.random.default_rng(3)
+    X = rng.random((450, features))
+    X[X < 0.6] = 0.0
+    y = rng.integers(0, 10, 450)
+    old = dp.get_num_threads()
+    runs = []
+    try:
+        for threads in (1, 2):
+            dp.set_num_threads(threads)
+            net = dp.MLP([features, 100, 10], dtype="float64", seed=2)
+            net.fit(X, y, epochs=2, batch_size=200, optimizer=dp.Adam(lr=1e-3), l2=1e-4, seed=1)
+            runs.append(net.get_params())
+    finally:
+        dp.set_num_threads(old)
+    np.testing.assert_array_equal(runs[0], runs[1])
+    assert not np.array_equal(runs[0], dp.MLP([features, 100, 10], dtype="float64", seed=2).get_params())
+
+
 def test_training_is_bitwise_repeatable():
     np.testing.assert_array_equal(_train_weights(2, 32), _train_weights(2, 32))
 
@@ -137,6 +160,27 @@ def test_gemm_bitwise_identical_for_1_and_2_threads(shape):
         dp.set_num_threads(old)
     for one, two in zip(*results):
         np.testing.assert_array_equal(one, two)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 7), (200, 100), (37, 10), (5, 129)])
+def test_bias_sums_and_relu_mask_each_level(level, dtype, shape):
+    """The bias gradient (column sums of dZ, rows added in order) and the ReLU mask of a delta run
+    in the level's vectors: the bits of the plain loops, partial vectors included."""
+    rng = np.random.default_rng(7)
+    n, out = shape
+    X = rng.standard_normal((n, 3)).astype(dtype)
+    W = rng.standard_normal((out, 3)).astype(dtype)
+    dZ = (rng.standard_normal((n, out)) * 10.0 ** rng.integers(-8, 8, (n, out))).astype(dtype)
+    expected = np.zeros(out, dtype)
+    for row in dZ:
+        expected = expected + row
+    np.testing.assert_array_equal(K.dense_backward(X, W, dZ)[2], expected)
+    A = rng.standard_normal(n * out).astype(dtype)
+    A[::5] = 0.0
+    dA = rng.standard_normal(n * out).astype(dtype)
+    dA[1::7] = np.nan
+    got = K.activation_backward("relu", A, A, dA)
+    np.testing.assert_array_equal(got, np.where(A > 0, dA, 0.0).astype(dtype))
 
 
 @pytest.mark.parametrize("name", ["sigmoid", "tanh"])

@@ -60,15 +60,9 @@ void activation_forward(Act act, const T* Z, T* A, idx n) {
 template <class T>
 void activation_backward(Act act, const T* A, const T* dA, T* dZ, idx n) {
   switch (act) {
-    case Act::Relu:
-      // Both operands loaded unconditionally: a select the compiler vectorises (a branch per
-      // element mispredicts half the time on real activations).
-#pragma omp simd
-      for (idx i = 0; i < n; ++i) {
-        const T g = dA[i];
-        dZ[i] = A[i] > T(0) ? g : T(0);
-      }
-      return;
+    case Act::Relu:  // the active level's vectors (kernels/backprop_loops.hpp)
+      if constexpr (std::is_same_v<T, float>) return active_vmath().relu_backward_f32(A, dA, dZ, n);
+      else return active_vmath().relu_backward_f64(A, dA, dZ, n);
     default:
       for (idx i = 0; i < n; ++i) dZ[i] = dA[i] * activation_slope_from_output(act, A[i]);
   }

@@ -2,6 +2,8 @@
 #include "../kernels/activations.hpp"
 #include "../kernels/gemm/gemm.hpp"
 #include "../kernels/gemm/gemv.hpp"
+#include "../runtime/dispatch.hpp"
+#include <type_traits>
 
 namespace dp {
 
@@ -47,12 +49,8 @@ void dense_backward_weights(T* dW, const T* dZ, const T* X, idx n, idx in, idx o
 
 template <class T>
 void column_sums(T* db, const T* dZ, idx n, idx out) {
-  for (idx j = 0; j < out; ++j) db[j] = T(0);
-  for (idx i = 0; i < n; ++i) {
-    const T* row = dZ + i * out;
-#pragma omp simd
-    for (idx j = 0; j < out; ++j) db[j] += row[j];
-  }
+  if constexpr (std::is_same_v<T, float>) active_vmath().column_sums_f32(db, dZ, n, out);
+  else active_vmath().column_sums_f64(db, dZ, n, out);
 }
 
 #define DP_INSTANTIATE_DENSE(T)                                                                \

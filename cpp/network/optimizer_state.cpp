@@ -11,9 +11,10 @@
 namespace dp {
 namespace {
 
-// Elements per thread below which a second thread costs more than it saves (a fork/join is a
-// few µs; Adam streams ~4 arrays at a few ns per element).
-constexpr idx kAdamElementsPerThread = 16384;
+// Elements per thread below which a second thread costs more than it saves: a fork/join is a
+// microsecond or two, and Adam's square root and division take a few ns per float64 element
+// (the divider, not memory, bounds it at these sizes), so a few thousand elements pay for it.
+constexpr idx kAdamElementsPerThread = 2048;
 
 template <class T>
 void (*adam_kernel())(const AdamSpan<T>&) {
@@ -21,28 +22,21 @@ void (*adam_kernel())(const AdamSpan<T>&) {
   else return active_vmath().adam_f64;
 }
 
-// Adam over one span, split across threads in whole 64-byte lines: each element is computed
-// alone, so the result does not depend on the split.
+// The part of `span` (which starts at element `offset` of the parameter vector) that falls in
+// [begin, end) of that vector.
 template <class T>
-void adam_threaded(const AdamSpan<T>& span) {
-  const auto kernel = adam_kernel<T>();
-  constexpr idx kLine = 64 / idx(sizeof(T));
-  const idx lines = (span.count + kLine - 1) / kLine;
-  const int team = static_cast<int>(std::min<idx>(
-      lines, std::max<idx>(1, std::min<idx>(get_num_threads(), span.count / kAdamElementsPerThread))));
-  if (team <= 1) return kernel(span);
-#pragma omp parallel for num_threads(team) schedule(static, 1)
-  for (int t = 0; t < team; ++t) {
-    const idx begin = std::min(span.count, lines * t / team * kLine);
-    const idx end = std::min(span.count, lines * (t + 1) / team * kLine);
-    AdamSpan<T> part = span;
-    part.params += begin;
-    part.m += begin;
-    part.v += begin;
-    part.grad += begin;
-    part.count = end - begin;
-    kernel(part);
-  }
+void adam_part(void (*kernel)(const AdamSpan<T>&), const AdamSpan<T>& span, idx offset, idx begin,
+               idx end) {
+  const idx lo = std::max(begin, offset), hi = std::min(end, offset + span.count);
+  if (lo >= hi) return;
+  AdamSpan<T> part = span;
+  const idx skip = lo - offset;
+  part.params += skip;
+  part.m += skip;
+  part.v += skip;
+  part.grad += skip;
+  part.count = hi - lo;
+  kernel(part);
 }
 
 }  // namespace
@@ -57,22 +51,38 @@ void OptimizerState<T>::apply_adam_fused(Model<T>& model, const T* grad, const O
   // As adam_update: bias corrections in double (1 - b^t loses digits in float for b near 1).
   const double bc1 = 1.0 - std::pow(double(T(cfg.beta1)), double(steps_));
   const double bc2 = 1.0 - std::pow(double(T(cfg.beta2)), double(steps_));
-  AdamSpan<T> span{model.params(), adam_m_.data(), adam_v_.data(), grad, 0,
-                   T(double(T(cfg.lr)) / bc1), T(1.0 / std::sqrt(bc2)), T(cfg.beta1),
-                   T(cfg.beta2), T(cfg.eps), T(0)};
-  for (idx l = 0; l < model.num_layers(); ++l) {
-    for (const bool weights : {true, false}) {
-      const idx off = weights ? model.weight_offset(l) : model.bias_offset(l);
-      AdamSpan<T> part = span;
-      part.params += off;
-      part.m += off;
-      part.v += off;
-      part.grad += off;
-      part.count = weights ? model.weight_count(l) : model.sizes()[std::size_t(l + 1)];
-      part.l2 = weights ? l2 : T(0);
-      adam_threaded(part);
-    }
-  }
+  const AdamSpan<T> all{model.params(), adam_m_.data(), adam_v_.data(), grad, model.num_params(),
+                        T(double(T(cfg.lr)) / bc1), T(1.0 / std::sqrt(bc2)), T(cfg.beta1),
+                        T(cfg.beta2), T(cfg.eps), T(0)};
+  // Per layer its weights (with the L2 term) and its biases (without): spans that tile the
+  // parameter vector. One fork/join for all of them: each thread takes a contiguous range of
+  // whole 64-byte lines and updates the pieces of the spans inside it; every element is computed
+  // alone, so the result does not depend on the split.
+  const auto kernel = adam_kernel<T>();
+  const idx layers = model.num_layers();
+  auto run_range = [&](idx begin, idx end) {
+    for (idx l = 0; l < layers; ++l)
+      for (const bool weights : {true, false}) {
+        const idx off = weights ? model.weight_offset(l) : model.bias_offset(l);
+        AdamSpan<T> span = all;
+        span.params += off;
+        span.m += off;
+        span.v += off;
+        span.grad += off;
+        span.count = weights ? model.weight_count(l) : model.sizes()[std::size_t(l + 1)];
+        span.l2 = weights ? l2 : T(0);
+        adam_part(kernel, span, off, begin, end);
+      }
+  };
+  const idx count = all.count;
+  constexpr idx kLine = 64 / idx(sizeof(T));
+  const idx lines = (count + kLine - 1) / kLine;
+  const int team = static_cast<int>(std::min<idx>(
+      lines, std::max<idx>(1, std::min<idx>(get_num_threads(), count / kAdamElementsPerThread))));
+  if (team <= 1) return run_range(0, count);
+#pragma omp parallel for num_threads(team) schedule(static, 1)
+  for (int t = 0; t < team; ++t)
+    run_range(std::min(count, lines * t / team * kLine), std::min(count, lines * (t + 1) / team * kLine));
 }
 
 template <class T>

@@ -1,8 +1,27 @@
 #include "trainer.hpp"
 #include <algorithm>
+#include "../runtime/threads.hpp"
 
 namespace dp {
 namespace {
+// Bytes of gathered rows per thread below which one thread copies them all: a fork/join costs
+// about as much as copying this much from memory.
+constexpr double kGatherBytesPerThread = 128.0 * 1024.0;
+
+// Rows order[0..rows) of X (width `width`) into `out`, one after another. A large batch of a wide
+// data set is copied by several threads (rows in random order miss every cache, so the copy is
+// bound by memory latency, which more threads hide); each row is a plain copy whoever makes it.
+template <class T>
+void gather_rows(const T* X, idx width, const std::int64_t* order, idx rows, T* out) {
+  const int team = threads_for_work(double(rows) * double(width) * double(sizeof(T)),
+                                    kGatherBytesPerThread);
+  if (team <= 1) {
+    for (idx i = 0; i < rows; ++i) std::copy_n(X + idx(order[i]) * width, width, out + i * width);
+    return;
+  }
+#pragma omp parallel for num_threads(team) schedule(static)
+  for (idx i = 0; i < rows; ++i) std::copy_n(X + idx(order[i]) * width, width, out + i * width);
+}
 // Rows of a batch, or the sum of their weights: what a weighted mean divides by.
 template <class T>
 double batch_mass(const T* weights, idx n) {
@@ -65,9 +84,9 @@ double Trainer<T>::epoch(Model<T>& model, OptimizerState<T>& opt, const T* X, Ta
     const T* wb = weights ? weights + r0 : nullptr;
     Target<T> yb{y.labels ? y.labels + r0 : nullptr, y.values ? y.values + r0 * out_w : nullptr};
     if (order) {
+      gather_rows(X, in_w, order + r0, rows, batch_x_.data());
       for (idx i = 0; i < rows; ++i) {
         const idx src = idx(order[r0 + i]);
-        std::copy_n(X + src * in_w, in_w, batch_x_.data() + i * in_w);
         if (y.labels) batch_labels_[i] = y.labels[src];
         if (y.values) std::copy_n(y.values + src * out_w, out_w, batch_values_.data() + i * out_w);
         if (weights) batch_weights_[i] = weights[src];

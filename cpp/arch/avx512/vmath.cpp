@@ -94,7 +94,8 @@ void apply(const float* in, float* out, idx n) {
 
 void fill_vmath_avx512(VectorMath& vm) {
   vm = {"avx512", isa_avx512::apply<isa_avx512::sigmoid_ps>, isa_avx512::apply<isa_avx512::tanh_ps>,
-        adam_avx512_f32, adam_avx512_f64, isa_avx512::exp_f64};
+        adam_avx512_f32, adam_avx512_f64, isa_avx512::exp_f64, column_sums_avx512_f32, column_sums_avx512_f64,
+        relu_backward_avx512_f32, relu_backward_avx512_f64};
 }
 
 }  // namespace dp

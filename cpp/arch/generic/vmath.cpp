@@ -19,7 +19,8 @@ void exp_generic_f64(const double* in, double* out, idx n) {
 }
 
 void fill_vmath_generic(VectorMath& vm) {
-  vm = {"generic", sigmoid_scalar, tanh_scalar, adam_generic_f32, adam_generic_f64, exp_generic_f64};
+  vm = {"generic", sigmoid_scalar, tanh_scalar, adam_generic_f32, adam_generic_f64, exp_generic_f64,
+        column_sums_generic_f32, column_sums_generic_f64, relu_backward_generic_f32, relu_backward_generic_f64};
 }
 
 }  // namespace dp
