@@ -70,6 +70,11 @@ class Network_float32:
     def apply_gradient_sum(self, grad_sum: npt.NDArray[np.float32], cfg: OptimizerConfig, mass: float) -> None:
         """apply_gradient(grad_sum / mass, cfg, mass) without a copy: grad_sum is divided in place
         (scratch afterwards); mass > 0."""
+    def apply_gradient_sum_part(self, grad_part: npt.NDArray[np.float32], start: int, cfg: OptimizerConfig,
+                                mass: float) -> bool:
+        """apply_gradient_sum on parameters [start, start + len(grad_part)) alone when the update
+        is element by element (plain SGD, no L2 term for this batch); counts the step. False
+        (nothing changed) otherwise."""
     def train_step(self, arg0: npt.ArrayLike, arg1: npt.ArrayLike | None, arg2: npt.ArrayLike | None, arg3: npt.ArrayLike | None, arg4: OptimizerConfig) -> float: ...
     def train_step_sgd(self, arg0: npt.ArrayLike, arg1: npt.ArrayLike | None, arg2: npt.ArrayLike | None, arg3: float, arg4: float) -> float:
         """The fused plain-SGD step: W := (1 - lr·l2) W - lr dW inside the dW product."""
@@ -117,6 +122,11 @@ class Network_float64:
     def apply_gradient_sum(self, grad_sum: npt.NDArray[np.float64], cfg: OptimizerConfig, mass: float) -> None:
         """apply_gradient(grad_sum / mass, cfg, mass) without a copy: grad_sum is divided in place
         (scratch afterwards); mass > 0."""
+    def apply_gradient_sum_part(self, grad_part: npt.NDArray[np.float64], start: int, cfg: OptimizerConfig,
+                                mass: float) -> bool:
+        """apply_gradient_sum on parameters [start, start + len(grad_part)) alone when the update
+        is element by element (plain SGD, no L2 term for this batch); counts the step. False
+        (nothing changed) otherwise."""
     def train_step(self, arg0: npt.ArrayLike, arg1: npt.ArrayLike | None, arg2: npt.ArrayLike | None, arg3: npt.ArrayLike | None, arg4: OptimizerConfig) -> float: ...
     def train_step_sgd(self, arg0: npt.ArrayLike, arg1: npt.ArrayLike | None, arg2: npt.ArrayLike | None, arg3: float, arg4: float) -> float:
         """The fused plain-SGD step: W := (1 - lr·l2) W - lr dW inside the dW product."""

@@ -19,7 +19,8 @@ network's dtype and shape), which is what the layers above call first.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from contextlib import contextmanager
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -354,6 +355,15 @@ class Network:
             return
         self._core.apply_gradient_sum(grad_sum, config, mass)
 
+    def apply_gradient_sum_part(self, grad_part: np.ndarray, start: int, config: Any, mass: float) -> bool:
+        """apply_gradient_sum on the parameters [start, start + len(grad_part)) alone, from their
+        part of the sum, when the update is element by element (plain SGD, no L2 term for this
+        batch): they get the bits of the whole update, so processes can each update a part and
+        exchange parameters. Counts the step; returns False and changes nothing otherwise."""
+        if self.on_device:
+            raise TypeError("apply_gradient_sum_part: updates on the host; this network is on a GPU")
+        return bool(self._core.apply_gradient_sum_part(grad_part, start, config, mass))
+
     def apply_gradient(self, grad: np.ndarray, config: Any, mass: Optional[float] = None) -> None:
         """One optimizer step from `grad`, the gradient of the data loss alone (loss_and_grad with
         l2 = 0, e.g. summed across processes): the core adds config's L2 term (over `mass`, the
@@ -393,6 +403,15 @@ class Network:
                 self._core.core.set_params(theta)
             else:
                 self._params[:] = theta
+
+    @contextmanager
+    def writable_params(self) -> Iterator[np.ndarray]:
+        """The live flat parameter vector (get_params() order) under the write lock, for a caller
+        that fills parts of it in place (the data-parallel parameter exchange): no copy."""
+        if self.on_device:
+            raise TypeError("writable_params: the parameters live on a GPU")
+        with self.lock.write:
+            yield self._params
 
     def params_finite(self) -> bool:
         """True when no parameter is NaN or inf (read in place: no copy)."""

@@ -30,6 +30,7 @@ import numpy as np
 
 from ..network import Network
 from ..training.driver import TrainingData
+from .segments import Segments
 from .tree import Node, combine_into, cover
 
 __all__ = ["DataParallelEpoch", "MICRO_BATCH"]
@@ -45,14 +46,13 @@ class DataParallelEpoch:
 
     def __init__(self, comm: Any, local: TrainingData, offsets: np.ndarray, deterministic: bool = True,
                  micro_batch: int = MICRO_BATCH):
-        from .mpi import mpi_type
         self.comm, self.local = comm, local
         self.rank, self.size = comm.Get_rank(), comm.Get_size()
         self.offsets = np.asarray(offsets, dtype=np.int64)
         self.n = int(self.offsets[-1])
         self.deterministic, self.micro = deterministic, micro_batch
-        self.mpi_type = mpi_type
         self._buffers: Dict[str, np.ndarray] = {}
+        self._split: Optional[Segments] = None
 
     def __call__(self, network: Network, data: Any, order: Optional[np.ndarray], batch_size: int,
                  config: Any) -> float:
@@ -80,13 +80,28 @@ class DataParallelEpoch:
             buffer = self._buffers[name] = np.empty(size, dtype)
         return buffer[:size]
 
+    def _segments(self, network: Network) -> Segments:
+        if self._split is None or self._split.bounds[-1] != network.num_params or self._split.dtype != network.dtype:
+            self._split = Segments(self.comm, network.num_params, network.dtype)
+        return self._split
+
     # ------------------------------------------------------------------ the update
-    def _apply(self, network: Network, grad_sum: np.ndarray, loss_mass: float, mass: float,
-               config: Any) -> Tuple[float, float]:
+    def _update(self, network: Network, grad: np.ndarray, loss_mass: float, mass: float,
+                config: Any) -> Tuple[float, float]:
+        """The step from the batch's gradient sum, of which this rank holds its own segment in
+        `grad`. An element-by-element update (plain SGD) is applied by each rank to its segment
+        alone and the parameters are exchanged (half a pass over them per rank with 2 ranks, no
+        gradient exchange); any other gathers the whole sum first and updates on every rank."""
         if mass <= 0:  # every row of the batch weighs zero: no step, as a zero-weight batch gives nothing
             return 0.0, 0.0
         loss = loss_mass / mass + _l2_penalty(network, config, mass)  # the loss as a train step reports it
-        network.apply_gradient_sum(grad_sum, config, mass)  # grad_sum / mass, in place
+        segments = self._segments(network)
+        if network.apply_gradient_sum_part(segments.mine(grad), segments.start, config, mass):
+            with network.writable_params() as params:
+                segments.allgather(params)
+        else:
+            segments.allgather(grad)
+            network.apply_gradient_sum(grad, config, mass)  # grad / mass, in place
         return loss, mass
 
     def _rows(self, local_rows: np.ndarray) -> TrainingData:
@@ -112,9 +127,10 @@ class DataParallelEpoch:
 
     # ------------------------------------------------------------------ fast mode
     def _allreduce_step(self, network: Network, plan: "_Plan", config: Any) -> Tuple[float, float]:
-        """One Allreduce of the gradient sum, in place in the reused buffer. Without weights the
-        batch's mass is its row count, known everywhere, and the loss sums are added up across
-        ranks once per epoch; with weights a second Allreduce adds up (loss sum, mass)."""
+        """The gradient sums added up across ranks (segments.py: each rank adds up its segment,
+        in place in the reused buffer), then the update. Without weights the batch's mass is its
+        row count, known everywhere, and the loss sums are added up across ranks once per epoch;
+        with weights an Allreduce adds up (loss sum, mass)."""
         from mpi4py import MPI
         rows = self._rows(plan.ids[plan.owner == self.rank] - self.offsets[self.rank])
         grad = self._buffer("grad", network.num_params, network.dtype)
@@ -124,12 +140,12 @@ class DataParallelEpoch:
             sums.fill(0)
         else:  # this rank's rows as one micro-batch: its gradient sum
             sums[:] = self._tree_gradient(network, list(rows), 0, 1, rows.n, grad)[0]
-        self.comm.Allreduce(MPI.IN_PLACE, [grad, self.mpi_type(grad.dtype)], op=MPI.SUM)
+        self._segments(network).reduce_scatter(grad)
         if self.local.weights is None:  # the same on every rank (DataParallel.common_weights)
             self._loss_here += float(sums[0])
-            return self._apply(network, grad, 0.0, float(plan.b), config)
+            return self._update(network, grad, 0.0, float(plan.b), config)
         self.comm.Allreduce(MPI.IN_PLACE, [sums, MPI.DOUBLE], op=MPI.SUM)
-        return self._apply(network, grad, float(sums[0]), float(sums[1]), config)
+        return self._update(network, grad, float(sums[0]), float(sums[1]), config)
 
     # ------------------------------------------------------------------ deterministic mode
     def _deterministic_step(self, network: Network, plan: "_Plan", received: List[Any],
@@ -142,10 +158,10 @@ class DataParallelEpoch:
         grad = self._buffer("grad", n_params, dtype)
         if p == 1:  # the whole tree on this rank: its root is the batch's gradient sum
             stats = self._tree_gradient(network, self._batch_rows(plan, received, 0, b), 0, k, m, grad)
-            return self._apply(network, grad, *_totals(stats), config)
+            return self._update(network, grad, *_totals(stats), config)
         nodes = [_cover(int(first[r]), int(first[r + 1]), k) for r in range(p)]
         own, leaves, size = len(nodes[rank]), e - a, dtype.itemsize
-        bounds = self._bounds(n_params)
+        bounds = self._segments(network).bounds
         seg = np.diff(bounds)
         # One Alltoallv, in bytes: to rank s the segment s of each own subtree sum, then the own
         # micro-batches' (loss sum, mass), so that every rank gets every micro-batch's stats. The
@@ -181,12 +197,7 @@ class DataParallelEpoch:
             at += incoming[r]
         segment = grad[bounds[rank]:bounds[rank + 1]]
         combine_into(parts, k, segment, lambda level: self._buffer(f"combine{level}", segment.size, dtype))
-        self.comm.Allgatherv(MPI.IN_PLACE, [grad, (seg.tolist(), bounds[:-1].tolist()), self.mpi_type(dtype)])
-        return self._apply(network, grad, *_totals(np.concatenate(all_stats)), config)
-
-    def _bounds(self, n_params: int) -> np.ndarray:
-        """Segment s = parameters [bounds[s], bounds[s + 1]) is finished by rank s."""
-        return np.array([s * n_params // self.size for s in range(self.size + 1)], np.int64)
+        return self._update(network, grad, *_totals(np.concatenate(all_stats)), config)
 
     def _exchange_rows(self, plans: List["_Plan"]) -> List[List[Any]]:
         """For each batch, the rows this rank needs from each other rank (the foreign rows of the
