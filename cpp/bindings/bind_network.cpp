@@ -336,9 +336,11 @@ void bind_network_type(py::module_& m, const char* name) {
            "apply_gradient(grad_sum / mass, cfg, mass) without a copy: grad_sum is divided in "
            "place (it is scratch afterwards)")
       .def("apply_gradient_sum_part",
-           [](Net& net, Array<T> grad_part, idx start, const OptimConfig& cfg, double mass) {
+           [](Net& net, Array<T> grad_part, idx start, const OptimConfig& cfg, double mass,
+              std::optional<Array<T>> addend) {
              require_ndim(grad_part, 1, "grad_part");
              const idx count = grad_part.shape(0), params = net.model().num_params();
+             if (addend) require_shape(*addend, {count}, "addend");
              if (start < 0 || start > params - count)
                throw py::value_error("start: expected the part's " + std::to_string(count) +
                                      " parameters to lie in [0, " + std::to_string(params) +
@@ -346,13 +348,16 @@ void bind_network_type(py::module_& m, const char* name) {
              if (!(mass > 0.0) || !std::isfinite(mass))
                throw py::value_error("mass: expected a finite number > 0, got " + std::to_string(mass));
              const T* g = grad_part.data();
+             const T* a = addend ? addend->data() : nullptr;
              py::gil_scoped_release nogil;
-             return net.apply_gradient_sum_part(g, start, count, cfg, mass);
+             return net.apply_gradient_sum_part(g, a, start, count, cfg, mass);
            },
            py::arg("grad_part"), py::arg("start"), py::arg("cfg"), py::arg("mass"),
-           "apply_gradient_sum on parameters [start, start + len(grad_part)) alone, when the "
-           "update is element by element (plain SGD, no L2 term for this batch): the same bits "
-           "as the whole update there. Counts the step; returns False (nothing changed) otherwise")
+           py::arg("addend") = py::none(),
+           "apply_gradient_sum on parameters [start, start + len(grad_part)) alone, from "
+           "grad_part (+ addend: the sum's last addition, rounded on its own), when the update is "
+           "element by element (plain SGD, no L2 term for this batch): the same bits as the whole "
+           "update there. Counts the step; returns False (nothing changed) otherwise")
       .def("train_step_sgd",
            [](Net& net, Array<T> X, std::optional<Array<std::int64_t>> labels,
               std::optional<Array<T>> values, T lr, T l2) {

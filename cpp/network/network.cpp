@@ -39,13 +39,17 @@ void Network<T>::apply_gradient_sum(T* grad_sum, const OptimConfig& cfg, double 
 }
 
 template <class T>
-bool Network<T>::apply_gradient_sum_part(const T* grad_part, idx start, idx count,
-                                         const OptimConfig& cfg, double mass) {
+bool Network<T>::apply_gradient_sum_part(const T* grad_part, const T* addend, idx start,
+                                         idx count, const OptimConfig& cfg, double mass) {
   std::lock_guard<std::mutex> lock(train_mutex_);
   if (!cfg.is_plain_sgd() || T(cfg.l2_for_batch(mass)) != T(0)) return false;
   // The loop of apply_gradient_sum's plain-SGD pass: every element rounds alone, so a part
   // gets the same bits as the whole.
-  sgd_update_from_sum(model_.params() + start, grad_part, count, T(cfg.lr), T(mass));
+  T* params = model_.params() + start;
+  if (addend)
+    sgd_update_from_sum_of_two(params, grad_part, addend, count, T(cfg.lr), T(mass));
+  else
+    sgd_update_from_sum(params, grad_part, count, T(cfg.lr), T(mass));
   opt_.count_fused_step();
   return true;
 }

@@ -3,7 +3,7 @@ C-contiguous (row-strided where noted) and of the dtype in the function name; re
 written into the preallocated output arrays. Use deltaprop.kernels / deltaprop.MLP, which
 validate inputs, rather than these functions directly."""
 import enum
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -71,10 +71,10 @@ class Network_float32:
         """apply_gradient(grad_sum / mass, cfg, mass) without a copy: grad_sum is divided in place
         (scratch afterwards); mass > 0."""
     def apply_gradient_sum_part(self, grad_part: npt.NDArray[np.float32], start: int, cfg: OptimizerConfig,
-                                mass: float) -> bool:
-        """apply_gradient_sum on parameters [start, start + len(grad_part)) alone when the update
-        is element by element (plain SGD, no L2 term for this batch); counts the step. False
-        (nothing changed) otherwise."""
+                                mass: float, addend: Optional[npt.NDArray[np.float32]] = None) -> bool:
+        """apply_gradient_sum on parameters [start, start + len(grad_part)) alone, from grad_part
+        (+ addend, rounded on its own), when the update is element by element (plain SGD, no L2
+        term for this batch); counts the step. False (nothing changed) otherwise."""
     def train_step(self, arg0: npt.ArrayLike, arg1: npt.ArrayLike | None, arg2: npt.ArrayLike | None, arg3: npt.ArrayLike | None, arg4: OptimizerConfig) -> float: ...
     def train_step_sgd(self, arg0: npt.ArrayLike, arg1: npt.ArrayLike | None, arg2: npt.ArrayLike | None, arg3: float, arg4: float) -> float:
         """The fused plain-SGD step: W := (1 - lr·l2) W - lr dW inside the dW product."""
@@ -123,10 +123,10 @@ class Network_float64:
         """apply_gradient(grad_sum / mass, cfg, mass) without a copy: grad_sum is divided in place
         (scratch afterwards); mass > 0."""
     def apply_gradient_sum_part(self, grad_part: npt.NDArray[np.float64], start: int, cfg: OptimizerConfig,
-                                mass: float) -> bool:
-        """apply_gradient_sum on parameters [start, start + len(grad_part)) alone when the update
-        is element by element (plain SGD, no L2 term for this batch); counts the step. False
-        (nothing changed) otherwise."""
+                                mass: float, addend: Optional[npt.NDArray[np.float64]] = None) -> bool:
+        """apply_gradient_sum on parameters [start, start + len(grad_part)) alone, from grad_part
+        (+ addend, rounded on its own), when the update is element by element (plain SGD, no L2
+        term for this batch); counts the step. False (nothing changed) otherwise."""
     def train_step(self, arg0: npt.ArrayLike, arg1: npt.ArrayLike | None, arg2: npt.ArrayLike | None, arg3: npt.ArrayLike | None, arg4: OptimizerConfig) -> float: ...
     def train_step_sgd(self, arg0: npt.ArrayLike, arg1: npt.ArrayLike | None, arg2: npt.ArrayLike | None, arg3: float, arg4: float) -> float:
         """The fused plain-SGD step: W := (1 - lr·l2) W - lr dW inside the dW product."""

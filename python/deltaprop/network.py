@@ -355,14 +355,16 @@ class Network:
             return
         self._core.apply_gradient_sum(grad_sum, config, mass)
 
-    def apply_gradient_sum_part(self, grad_part: np.ndarray, start: int, config: Any, mass: float) -> bool:
+    def apply_gradient_sum_part(self, grad_part: np.ndarray, start: int, config: Any, mass: float,
+                                addend: Optional[np.ndarray] = None) -> bool:
         """apply_gradient_sum on the parameters [start, start + len(grad_part)) alone, from their
-        part of the sum, when the update is element by element (plain SGD, no L2 term for this
-        batch): they get the bits of the whole update, so processes can each update a part and
-        exchange parameters. Counts the step; returns False and changes nothing otherwise."""
+        part of the sum (grad_part, + addend where given: the sum's last addition, rounded on its
+        own, fused into the update), when the update is element by element (plain SGD, no L2 term
+        for this batch): they get the bits of the whole update, so processes can each update a
+        part and exchange parameters. Counts the step; returns False and changes nothing otherwise."""
         if self.on_device:
             raise TypeError("apply_gradient_sum_part: updates on the host; this network is on a GPU")
-        return bool(self._core.apply_gradient_sum_part(grad_part, start, config, mass))
+        return bool(self._core.apply_gradient_sum_part(grad_part, start, config, mass, addend))
 
     def apply_gradient(self, grad: np.ndarray, config: Any, mass: Optional[float] = None) -> None:
         """One optimizer step from `grad`, the gradient of the data loss alone (loss_and_grad with

@@ -31,7 +31,7 @@ import numpy as np
 from ..network import Network
 from ..training.driver import TrainingData
 from .segments import Segments
-from .tree import Node, combine_into, cover
+from .tree import Node, combine_halves, cover
 
 __all__ = ["DataParallelEpoch", "MICRO_BATCH"]
 
@@ -86,20 +86,27 @@ class DataParallelEpoch:
         return self._split
 
     # ------------------------------------------------------------------ the update
-    def _update(self, network: Network, grad: np.ndarray, loss_mass: float, mass: float,
-                config: Any) -> Tuple[float, float]:
-        """The step from the batch's gradient sum, of which this rank holds its own segment in
-        `grad`. An element-by-element update (plain SGD) is applied by each rank to its segment
-        alone and the parameters are exchanged (half a pass over them per rank with 2 ranks, no
+    def _update(self, network: Network, grad: np.ndarray, terms: Tuple[np.ndarray, Optional[np.ndarray]],
+                loss_mass: float, mass: float, config: Any) -> Tuple[float, float]:
+        """The step from the batch's gradient sum, whose segment for this rank is terms[0] +
+        terms[1] (its last addition not yet made; terms[1] None: terms[0] is the sum); `grad` is
+        the parameter-sized buffer whose segment may receive it. An element-by-element update
+        (plain SGD) is applied by each rank to its segment alone, making that addition as it
+        goes, and the parameters are exchanged (half a pass over them per rank with 2 ranks, no
         gradient exchange); any other gathers the whole sum first and updates on every rank."""
         if mass <= 0:  # every row of the batch weighs zero: no step, as a zero-weight batch gives nothing
             return 0.0, 0.0
         loss = loss_mass / mass + _l2_penalty(network, config, mass)  # the loss as a train step reports it
         segments = self._segments(network)
-        if network.apply_gradient_sum_part(segments.mine(grad), segments.start, config, mass):
+        if network.apply_gradient_sum_part(terms[0], segments.start, config, mass, terms[1]):
             with network.writable_params() as params:
                 segments.allgather(params)
         else:
+            segment = segments.mine(grad)
+            if terms[1] is not None:
+                np.add(terms[0], terms[1], out=segment)
+            elif not np.may_share_memory(terms[0], segment):  # else it is the segment itself
+                np.copyto(segment, terms[0])
             segments.allgather(grad)
             network.apply_gradient_sum(grad, config, mass)  # grad / mass, in place
         return loss, mass
@@ -140,12 +147,12 @@ class DataParallelEpoch:
             sums.fill(0)
         else:  # this rank's rows as one micro-batch: its gradient sum
             sums[:] = self._tree_gradient(network, list(rows), 0, 1, rows.n, grad)[0]
-        self._segments(network).reduce_scatter(grad)
+        terms = self._segments(network).reduce_scatter(grad)
         if self.local.weights is None:  # the same on every rank (DataParallel.common_weights)
             self._loss_here += float(sums[0])
-            return self._update(network, grad, 0.0, float(plan.b), config)
+            return self._update(network, grad, terms, 0.0, float(plan.b), config)
         self.comm.Allreduce(MPI.IN_PLACE, [sums, MPI.DOUBLE], op=MPI.SUM)
-        return self._update(network, grad, float(sums[0]), float(sums[1]), config)
+        return self._update(network, grad, terms, float(sums[0]), float(sums[1]), config)
 
     # ------------------------------------------------------------------ deterministic mode
     def _deterministic_step(self, network: Network, plan: "_Plan", received: List[Any],
@@ -158,7 +165,7 @@ class DataParallelEpoch:
         grad = self._buffer("grad", n_params, dtype)
         if p == 1:  # the whole tree on this rank: its root is the batch's gradient sum
             stats = self._tree_gradient(network, self._batch_rows(plan, received, 0, b), 0, k, m, grad)
-            return self._update(network, grad, *_totals(stats), config)
+            return self._update(network, grad, (grad, None), *_totals(stats), config)
         nodes = [_cover(int(first[r]), int(first[r + 1]), k) for r in range(p)]
         own, leaves, size = len(nodes[rank]), e - a, dtype.itemsize
         bounds = self._segments(network).bounds
@@ -196,8 +203,8 @@ class DataParallelEpoch:
             all_stats.append(source[start:start + count].view(np.float64).reshape(-1, 2))
             at += incoming[r]
         segment = grad[bounds[rank]:bounds[rank + 1]]
-        combine_into(parts, k, segment, lambda level: self._buffer(f"combine{level}", segment.size, dtype))
-        return self._update(network, grad, *_totals(np.concatenate(all_stats)), config)
+        terms = combine_halves(parts, k, segment, lambda level: self._buffer(f"combine{level}", segment.size, dtype))
+        return self._update(network, grad, terms, *_totals(np.concatenate(all_stats)), config)
 
     def _exchange_rows(self, plans: List["_Plan"]) -> List[List[Any]]:
         """For each batch, the rows this rank needs from each other rank (the foreign rows of the

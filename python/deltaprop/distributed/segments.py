@@ -10,7 +10,7 @@ The counts and displacements are made once and reused every step.
 """
 from __future__ import annotations
 
-from typing import Any, List
+from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
@@ -56,18 +56,22 @@ class Segments:
         self.comm.Alltoallv([self.mine(vector), self._gather_send, self._type],
                             [vector, self._gather_recv, self._type])
 
-    def reduce_scatter(self, vector: np.ndarray) -> np.ndarray:
-        """This rank's segment of the sum of every rank's `vector`, in place in vector's segment
-        (the other ranks' parts added to it in rank order); returns that segment."""
+    def reduce_scatter(self, vector: np.ndarray) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+        """This rank's segment of the sum of every rank's `vector` as two terms (a, b): its own
+        part with the other ranks' parts added in rank order, all but the last (in vector's
+        segment, in place), and that last one (None with one rank) — so that the last addition
+        can be fused with the update that reads the sum."""
+        segment = self.mine(vector)
         if self._alone:
-            return vector
+            return segment, None
         self.comm.Alltoallv([vector, self._scatter_send, self._type],
                             [self._received, self._scatter_recv, self._type])
-        segment = self.mine(vector)
-        for part in self._parts():
+        *first, last = self._parts()
+        for part in first:
             segment += part
-        return segment
+        return segment, last
 
     def _parts(self) -> List[np.ndarray]:
+        """The other ranks' parts of this rank's segment, in rank order."""
         n = self.size
-        return [self._received[i * n:(i + 1) * n] for i in range(self._received.size // n)] if n else []
+        return [self._received[i * n:(i + 1) * n] for i in range(self.comm.Get_size() - 1)]
