@@ -37,7 +37,7 @@ def test_any_split_of_the_leaves_gives_the_trees_bits(rng, k):
                 parts[node] = subtree_sum(node, lambda j: leaves[j].copy())
         np.testing.assert_array_equal(combine(parts, k), expected)
         # The root's last addition left to the caller: the same bits once it is made.
-        left, right = combine_halves(parts, k, np.empty(50, np.float32), lambda level: np.empty(50, np.float32))
+        left, right = combine_halves(parts, k, np.empty_like(expected), lambda level: np.empty_like(expected))
         np.testing.assert_array_equal(left if right is None else left + right, expected)
 
 
