@@ -83,6 +83,23 @@ def test_tree_gradient_is_the_per_micro_batch_reference_bitwise(rng, dtype, loss
     np.testing.assert_array_equal(net.params(), before)  # no update
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["rows", "weights"])
+@pytest.mark.parametrize("n,micro,first,total", CASES)
+def test_masses_folded_into_backprop_agree_to_rounding(rng, dtype, weighted, n, micro, first, total):
+    """mass_in_backprop (the fast mode's sum): the same sums up to rounding, the same stats."""
+    net = _net(dtype)
+    X, labels, values, weights = _rows(rng, n, dtype, weighted=weighted)
+    masses = _masses(n, micro, weights)
+    sums, stats = _reference(net, X, labels, values, weights, masses, micro, first, total)
+    out = np.full((len(sums), net.num_params), np.nan, dtype)
+    got = np.full((len(masses), 2), np.nan)
+    net.tree_gradient(X, labels, values, weights, masses, micro, first, total, out, got, mass_in_backprop=True)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(out, np.array(sums), rtol=tol, atol=tol * np.abs(np.array(sums)).max())
+    np.testing.assert_array_equal(got, stats)
+
+
 @pytest.mark.parametrize("n,micro,first,total", CASES)
 def test_tree_gradient_places_segments_as_an_all_to_all_sends_them(rng, n, micro, first, total):
     """bounds/places: segment s of node j at places[s] + j * len(s); values between the groups

@@ -151,7 +151,7 @@ void tree_gradient_of(Network<T>& net, Array<T> X, std::optional<Array<std::int6
                       std::optional<Array<T>> values, std::optional<Array<T>> weights,
                       Array<double> masses, idx micro_batch, idx first, idx total, py::array out,
                       py::array stats, std::optional<Array<std::int64_t>> bounds,
-                      std::optional<Array<std::int64_t>> places) {
+                      std::optional<Array<std::int64_t>> places, bool mass_in_backprop) {
   MicroBatches<T> batch;
   batch.n = checked_rows(net.model(), X);
   TargetArrays<T> y{labels, values};
@@ -169,6 +169,7 @@ void tree_gradient_of(Network<T>& net, Array<T> X, std::optional<Array<std::int6
   batch.masses = masses.data();
   batch.first = first;
   batch.total = total;
+  batch.mass_in_backprop = mass_in_backprop;
   batch.X = X.data();
   double* st = output_data<double>(stats, {leaves, 2}, "stats");
   T* o = output_data<T>(out, {}, "out", false);
@@ -317,13 +318,16 @@ void bind_network_type(py::module_& m, const char* name) {
            py::arg("values"), py::arg("weights"), py::arg("masses"), py::arg("micro_batch"),
            py::arg("first"), py::arg("total"), py::arg("out"), py::arg("stats"),
            py::arg("bounds") = py::none(), py::arg("places") = py::none(),
+           py::arg("mass_in_backprop") = false,
            "The rows of micro-batches first, first + 1, ... (micro_batch rows each, the last may "
            "hold fewer) of a batch of `total` micro-batches: each one's gradient sum (the gradient "
            "of its mean loss times its mass, masses[i]: rows or weight sum) added in the fixed "
            "tree over the micro-batch index, into out: the sums of the largest whole subtrees "
            "inside those micro-batches, left to right (rows of num_params, or segment s of node j "
            "at places[s] + j * (bounds[s + 1] - bounds[s])); stats (micro-batches, 2) receives "
-           "each one's (loss sum, mass). Nothing is allocated; the parameters are unchanged")
+           "each one's (loss sum, mass). mass_in_backprop: each mass folded into backpropagation "
+           "(no pass over the gradient; rounded otherwise than the reference). Nothing is "
+           "allocated; the parameters are unchanged")
       .def("apply_gradient_sum",
            [](Net& net, py::array grad_sum, const OptimConfig& cfg, double mass) {
              T* g = output_data<T>(grad_sum, {net.model().num_params()}, "grad_sum");

@@ -60,13 +60,14 @@ class Network_float32:
         e.g. averaged over shards weighted by rows): adds the coupled L2 term cfg.l2 · W (over
         `mass`, the batch's rows or weight sum, when cfg.l2_per_sample), then clipping, decoupled
         weight decay and the update, exactly as train_step. `grad` itself is not modified."""
-    def tree_gradient(self, X: npt.ArrayLike, labels: npt.ArrayLike | None, values: npt.ArrayLike | None, weights: npt.ArrayLike | None, masses: npt.NDArray[np.float64], micro_batch: int, first: int, total: int, out: npt.NDArray[np.float32], stats: npt.NDArray[np.float64], bounds: npt.NDArray[np.int64] | None = None, places: npt.NDArray[np.int64] | None = None) -> None:
+    def tree_gradient(self, X: npt.ArrayLike, labels: npt.ArrayLike | None, values: npt.ArrayLike | None, weights: npt.ArrayLike | None, masses: npt.NDArray[np.float64], micro_batch: int, first: int, total: int, out: npt.NDArray[np.float32], stats: npt.NDArray[np.float64], bounds: npt.NDArray[np.int64] | None = None, places: npt.NDArray[np.int64] | None = None, mass_in_backprop: bool = False) -> None:
         """The gradient sums (mean-loss gradient times masses[i]) of the micro-batches first,
         first + 1, ... (micro_batch rows each of X, the last may hold fewer) added in the fixed
         tree over `total` micro-batches, into out: the largest whole subtrees inside them, left
         to right (rows of num_params, or segment s of node j at places[s] + j * (bounds[s + 1] -
-        bounds[s])); stats (micro-batches, 2) receives (loss sum, mass). GIL released, nothing
-        allocated, parameters unchanged."""
+        bounds[s])); stats (micro-batches, 2) receives (loss sum, mass). mass_in_backprop: each
+        mass folded into backpropagation (no pass over the gradient; equal to rounding only).
+        GIL released, nothing allocated, parameters unchanged."""
     def apply_gradient_sum(self, grad_sum: npt.NDArray[np.float32], cfg: OptimizerConfig, mass: float) -> None:
         """apply_gradient(grad_sum / mass, cfg, mass) without a copy: grad_sum is divided in place
         (scratch afterwards); mass > 0."""
@@ -112,13 +113,14 @@ class Network_float64:
         e.g. averaged over shards weighted by rows): adds the coupled L2 term cfg.l2 · W (over
         `mass`, the batch's rows or weight sum, when cfg.l2_per_sample), then clipping, decoupled
         weight decay and the update, exactly as train_step. `grad` itself is not modified."""
-    def tree_gradient(self, X: npt.ArrayLike, labels: npt.ArrayLike | None, values: npt.ArrayLike | None, weights: npt.ArrayLike | None, masses: npt.NDArray[np.float64], micro_batch: int, first: int, total: int, out: npt.NDArray[np.float64], stats: npt.NDArray[np.float64], bounds: npt.NDArray[np.int64] | None = None, places: npt.NDArray[np.int64] | None = None) -> None:
+    def tree_gradient(self, X: npt.ArrayLike, labels: npt.ArrayLike | None, values: npt.ArrayLike | None, weights: npt.ArrayLike | None, masses: npt.NDArray[np.float64], micro_batch: int, first: int, total: int, out: npt.NDArray[np.float64], stats: npt.NDArray[np.float64], bounds: npt.NDArray[np.int64] | None = None, places: npt.NDArray[np.int64] | None = None, mass_in_backprop: bool = False) -> None:
         """The gradient sums (mean-loss gradient times masses[i]) of the micro-batches first,
         first + 1, ... (micro_batch rows each of X, the last may hold fewer) added in the fixed
         tree over `total` micro-batches, into out: the largest whole subtrees inside them, left
         to right (rows of num_params, or segment s of node j at places[s] + j * (bounds[s + 1] -
-        bounds[s])); stats (micro-batches, 2) receives (loss sum, mass). GIL released, nothing
-        allocated, parameters unchanged."""
+        bounds[s])); stats (micro-batches, 2) receives (loss sum, mass). mass_in_backprop: each
+        mass folded into backpropagation (no pass over the gradient; equal to rounding only).
+        GIL released, nothing allocated, parameters unchanged."""
     def apply_gradient_sum(self, grad_sum: npt.NDArray[np.float64], cfg: OptimizerConfig, mass: float) -> None:
         """apply_gradient(grad_sum / mass, cfg, mass) without a copy: grad_sum is divided in place
         (scratch afterwards); mass > 0."""

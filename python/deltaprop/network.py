@@ -331,7 +331,7 @@ class Network:
     def tree_gradient(self, X: np.ndarray, labels: Optional[np.ndarray], values: Optional[np.ndarray],
                       weights: Optional[np.ndarray], masses: np.ndarray, micro_batch: int, first: int, total: int,
                       out: np.ndarray, stats: np.ndarray, bounds: Optional[np.ndarray] = None,
-                      places: Optional[np.ndarray] = None) -> None:
+                      places: Optional[np.ndarray] = None, mass_in_backprop: bool = False) -> None:
         """The gradient sums of the micro-batches first, first + 1, ... (`micro_batch` rows each
         of X, the last may hold fewer) of a batch of `total` micro-batches, added in the fixed tree
         of deltaprop.distributed.tree, in one core call: into `out` (the network's dtype, reused
@@ -339,12 +339,13 @@ class Network:
         num_params, or segment s of node j at places[s] + j·(bounds[s+1] - bounds[s])); each
         micro-batch's (loss sum, mass) into stats (micro-batches, 2). masses: each micro-batch's
         rows or weight sum (float64). Bitwise the same as loss_and_grad per micro-batch, times
-        its mass, added in the tree."""
+        its mass, added in the tree. mass_in_backprop: each micro-batch's mass folded into
+        backpropagation instead (no pass over the gradient; equal to rounding only)."""
         _host_only(X, "tree_gradient")
         if self.on_device:
             raise TypeError("tree_gradient: computes on the host; this network is on a GPU")
         self._core.tree_gradient(X, labels, values, weights, masses, micro_batch, first, total, out, stats,
-                                 bounds, places)
+                                 bounds, places, mass_in_backprop)
 
     def apply_gradient_sum(self, grad_sum: np.ndarray, config: Any, mass: float) -> None:
         """apply_gradient(grad_sum / mass, config, mass) without a copy: grad_sum (the network's

@@ -115,7 +115,8 @@ class DataParallelEpoch:
         return TrainingData(*(None if a is None else np.ascontiguousarray(a[local_rows]) for a in self.local))
 
     def _tree_gradient(self, network: Network, rows: List[Optional[np.ndarray]], first: int, total: int,
-                       micro: int, out: np.ndarray, layout: Tuple[Any, Any] = (None, None)) -> np.ndarray:
+                       micro: int, out: np.ndarray, layout: Tuple[Any, Any] = (None, None),
+                       mass_in_backprop: bool = False) -> np.ndarray:
         """The gradient sums of micro-batches first, first + 1, ... (their rows: X, labels,
         values, weights) added in the tree over `total` micro-batches, into `out` (one core
         call); returns their (loss sum, mass) rows, with the masses computed as they always
@@ -129,7 +130,8 @@ class DataParallelEpoch:
             masses[-1] = float(n - (leaves - 1) * micro)
         else:
             masses = np.array([float(np.sum(weights[i:i + micro], dtype=np.float64)) for i in range(0, n, micro)])
-        network.tree_gradient(X, labels, values, weights, masses, micro, first, total, out, stats, *layout)
+        network.tree_gradient(X, labels, values, weights, masses, micro, first, total, out, stats, *layout,
+                              mass_in_backprop=mass_in_backprop)
         return stats
 
     # ------------------------------------------------------------------ fast mode
@@ -145,8 +147,8 @@ class DataParallelEpoch:
         if rows.n == 0:
             grad.fill(0)
             sums.fill(0)
-        else:  # this rank's rows as one micro-batch: its gradient sum
-            sums[:] = self._tree_gradient(network, list(rows), 0, 1, rows.n, grad)[0]
+        else:  # this rank's rows as one micro-batch: its gradient sum, the mass folded into backprop
+            sums[:] = self._tree_gradient(network, list(rows), 0, 1, rows.n, grad, mass_in_backprop=True)[0]
         terms = self._segments(network).reduce_scatter(grad)
         if self.local.weights is None:  # the same on every rank (DataParallel.common_weights)
             self._loss_here += float(sums[0])
