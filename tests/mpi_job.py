@@ -2,7 +2,7 @@
 
 train: deterministic and fast runs on even shards (shard()) and on uneven ones (one rank may
 hold no rows), each saved by rank 0 with a flag telling whether every rank ended with the
-same weights. checkpoint: a run saved after 2 epochs (save), or resumed from it to 4 (resume).
+same weights; the even ones again with MPI messages in place of the shared-memory window. checkpoint: a run saved after 2 epochs (save), or resumed from it to 4 (resume).
 abort: rank 1 passes bad labels, so only it raises; the job must end, not hang.
 `run` is also imported by the tests for the one-process references.
 """
@@ -74,6 +74,13 @@ def main(mode, out):
             keep(f"uneven_{tag}", *run(comm, uneven(N, rank, size), deterministic, batch_size=11))  # 37 batches
             keep(f"even_{tag}_sgd", *run(comm, shard(N, comm), deterministic, **PLAIN_SGD))
             keep(f"uneven_{tag}_sgd", *run(comm, uneven(N, rank, size), deterministic, batch_size=11, **PLAIN_SGD))
+        from deltaprop.distributed import epoch
+        epoch.SHARED_MEMORY = False  # the Alltoallv exchange of ranks on different nodes
+        for deterministic in (True, False):
+            tag = "det" if deterministic else "fast"
+            keep(f"even_{tag}_messages", *run(comm, shard(N, comm), deterministic))
+            keep(f"even_{tag}_sgd_messages", *run(comm, shard(N, comm), deterministic, **PLAIN_SGD))
+        epoch.SHARED_MEMORY = True
     elif mode in ("save", "resume"):
         checkpoint = os.path.join(out, "checkpoint.npz")
         X, y, w, Xv, yv = data()

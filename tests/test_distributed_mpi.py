@@ -67,22 +67,34 @@ def load(folder, name):
 OPTIMIZERS = ["", "_sgd"]  # Adam with L2 and weights (gradient exchanged); plain SGD (parameters exchanged)
 
 
-@pytest.mark.parametrize("ranks", [2, 3])
-@pytest.mark.parametrize("shards", ["even", "uneven"])
-@pytest.mark.parametrize("optimizer", OPTIMIZERS)
-def test_deterministic_mode_is_bitwise_one_process(jobs, single, ranks, shards, optimizer):
-    net, history = single[("det" if shards == "even" else "det_small") + optimizer]
-    np.testing.assert_array_equal(load(jobs[ranks], f"{shards}_det{optimizer}"), net.get_params())
-    np.testing.assert_array_equal(np.load(jobs[ranks] / f"{shards}_det{optimizer}.loss.npy")[:3],
-                                  history.train_loss)
+# Shards, and how the sums move: the shared-memory window of ranks on one node, or MPI messages.
+RUNS = ["even", "uneven", "even_messages"]
+
+
+def _names(run, mode, optimizer):
+    """(the reference in `single`, the job's file) of a run."""
+    shards, _, transport = run.partition("_")
+    reference = ("det" if shards == "even" else "det_small") + optimizer
+    return reference, f"{shards}_{mode}{optimizer}" + (f"_{transport}" if transport else "")
 
 
 @pytest.mark.parametrize("ranks", [2, 3])
-@pytest.mark.parametrize("shards", ["even", "uneven"])
+@pytest.mark.parametrize("run", RUNS)
 @pytest.mark.parametrize("optimizer", OPTIMIZERS)
-def test_fast_mode_agrees_to_rounding(jobs, single, ranks, shards, optimizer):
-    reference = single[("det" if shards == "even" else "det_small") + optimizer][0].get_params()
-    params = load(jobs[ranks], f"{shards}_fast{optimizer}")
+def test_deterministic_mode_is_bitwise_one_process(jobs, single, ranks, run, optimizer):
+    reference, name = _names(run, "det", optimizer)
+    net, history = single[reference]
+    np.testing.assert_array_equal(load(jobs[ranks], name), net.get_params())
+    np.testing.assert_array_equal(np.load(jobs[ranks] / f"{name}.loss.npy")[:3], history.train_loss)
+
+
+@pytest.mark.parametrize("ranks", [2, 3])
+@pytest.mark.parametrize("run", RUNS)
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_fast_mode_agrees_to_rounding(jobs, single, ranks, run, optimizer):
+    reference, name = _names(run, "fast", optimizer)
+    reference = single[reference][0].get_params()
+    params = load(jobs[ranks], name)
     np.testing.assert_allclose(params, reference, rtol=1e-6, atol=1e-6 * np.abs(reference).max())
 
 

@@ -37,6 +37,7 @@ __all__ = ["DataParallelEpoch", "MICRO_BATCH"]
 
 MICRO_BATCH = 64  # rows per micro-batch: fixed, since it decides the summation order
 EXCHANGE_EVERY = 32  # batches whose straddling rows are exchanged at once
+SHARED_MEMORY = True  # ranks on one node read each other's sums in place (segments.py)
 
 
 class DataParallelEpoch:
@@ -59,14 +60,16 @@ class DataParallelEpoch:
         total = mass = 0.0
         self._loss_here = 0.0  # fast mode without weights: this rank's loss sums, added up at the end
         starts = list(range(0, self.n, batch_size))
+        step = self._deterministic_step if self.deterministic else self._allreduce_step
         for g in range(0, len(starts), EXCHANGE_EVERY):
             plans = [_Plan(self, order, r0, min(r0 + batch_size, self.n)) for r0 in starts[g:g + EXCHANGE_EVERY]]
             received = self._exchange_rows(plans)
-            step = self._deterministic_step if self.deterministic else self._allreduce_step
             results = [step(network, plan, rows, config) for plan, rows in zip(plans, received)]
             for batch_loss, batch_mass in results:
                 total += batch_loss * batch_mass
                 mass += batch_mass
+        if self._split is not None:  # every rank gets here (an error on one rank aborts the job)
+            self._split.close()
         if not self.deterministic and self.local.weights is None:
             total += self.comm.allreduce(self._loss_here)
         return total / mass if mass > 0 else 0.0
@@ -79,9 +82,12 @@ class DataParallelEpoch:
         return buffer[:size]
 
     def _segments(self, network: Network) -> Segments:
-        if self._split is None or self._split.bounds[-1] != network.num_params or self._split.dtype != network.dtype:
-            self._split = Segments(self.comm, network.num_params, network.dtype)
-        return self._split
+        split = self._split
+        if split is None or split.bounds[-1] != network.num_params or split.dtype != network.dtype:
+            if split is not None:
+                split.close()
+            split = self._split = Segments(self.comm, network.num_params, network.dtype, SHARED_MEMORY)
+        return split
 
     # ------------------------------------------------------------------ the update
     def _update(self, network: Network, grad: np.ndarray, terms: Tuple[np.ndarray, Optional[np.ndarray]],
@@ -139,7 +145,7 @@ class DataParallelEpoch:
         weights an Allreduce adds up (loss sum, mass)."""
         from mpi4py import MPI
         lo, hi = int(plan.cuts[self.rank]), int(plan.cuts[self.rank + 1])
-        grad = self._buffer("grad", network.num_params, network.dtype)
+        grad = self._segments(network).gradient_buffer()
         sums = self._buffer("sums", 2, np.float64)  # loss sum, mass
         if lo == hi:
             grad.fill(0)
@@ -168,15 +174,18 @@ class DataParallelEpoch:
             return self._update(network, grad, (grad, None), *_totals(stats), config)
         nodes = [_cover(int(first[r]), int(first[r + 1]), k) for r in range(p)]
         own, leaves, size = len(nodes[rank]), e - a, dtype.itemsize
-        bounds = self._segments(network).bounds
+        segments = self._segments(network)
+        bounds = segments.bounds
         seg = np.diff(bounds)
-        # One Alltoallv, in bytes: to rank s the segment s of each own subtree sum, then the own
-        # micro-batches' (loss sum, mass), so that every rank gets every micro-batch's stats. The
-        # core writes the subtree sums straight into this layout; the stats go in the gaps. A
+        # What a rank sends, in bytes: for rank s the segment s of each own subtree sum, then the
+        # own micro-batches' (loss sum, mass), so that every rank gets every micro-batch's stats.
+        # The core writes the subtree sums straight into this layout; the stats go in the gaps.
+        # It moves by one Alltoallv, or is read in place from the shared window (segments.py). A
         # rank's own group is not sent to itself: it is read where it lies.
-        groups = own * seg * size + 16 * leaves
+        groups_of = [len(nodes[r]) * seg * size + 16 * int(first[r + 1] - first[r]) for r in range(p)]
+        groups = groups_of[rank]
         places = np.concatenate([[0], np.cumsum(groups)[:-1]])
-        send = self._buffer("send", int(groups.sum()) // size, dtype)
+        send = segments.send_buffer([int(g.sum()) for g in groups_of], dtype)
         sent = send.view(np.uint8)
         if leaves:
             stats = self._tree_gradient(network, self._batch_rows(plan, received, a * m, min(e * m, b)), a, k, m,
@@ -185,26 +194,37 @@ class DataParallelEpoch:
             for s in range(p):
                 at = int(places[s] + groups[s]) - own_stats.size
                 sent[at:at + own_stats.size] = own_stats
-        incoming = [len(nodes[r]) * int(seg[rank]) * size + 16 * int(first[r + 1] - first[r]) for r in range(p)]
-        incoming[rank] = 0
-        recv = self._buffer("recv", sum(incoming), np.uint8)
-        send_counts = groups.tolist()
-        send_counts[rank] = 0
-        self.comm.Alltoallv([sent, (send_counts, places.tolist()), MPI.BYTE],
-                            [recv, (incoming, _displacements(incoming)), MPI.BYTE])
+        sources = self._sources(segments, sent, groups_of, places)
         parts: Dict[Node, np.ndarray] = {}
-        all_stats, at = [], 0
-        for r in range(p):
-            source, start = (sent, int(places[rank])) if r == rank else (recv, at)
+        all_stats = []
+        for r, (source, start) in enumerate(sources):
             for node in nodes[r]:
                 parts[node] = source[start:start + int(seg[rank]) * size].view(dtype)
                 start += int(seg[rank]) * size
             count = 16 * int(first[r + 1] - first[r])
             all_stats.append(source[start:start + count].view(np.float64).reshape(-1, 2))
-            at += incoming[r]
         segment = grad[bounds[rank]:bounds[rank + 1]]
         terms = combine_halves(parts, k, segment, lambda level: self._buffer(f"combine{level}", segment.size, dtype))
         return self._update(network, grad, terms, *_totals(np.concatenate(all_stats)), config)
+
+    def _sources(self, segments: Segments, sent: np.ndarray, groups_of: List[np.ndarray],
+                 places: np.ndarray) -> List[Tuple[np.ndarray, int]]:
+        """For each rank r: where the group that r sends to this rank lies (bytes, offset)."""
+        from mpi4py import MPI
+        rank = self.rank
+        if segments.shared:
+            segments.publish()
+            return [(sent, int(places[rank])) if r == rank else
+                    (segments.sent_by(r), int(np.sum(groups_of[r][:rank]))) for r in range(self.size)]
+        incoming = [int(groups_of[r][rank]) for r in range(self.size)]
+        incoming[rank] = 0
+        recv = self._buffer("recv", sum(incoming), np.uint8)
+        send_counts = groups_of[rank].tolist()
+        send_counts[rank] = 0
+        displacements = _displacements(incoming)
+        self.comm.Alltoallv([sent, (send_counts, places.tolist()), MPI.BYTE],
+                            [recv, (incoming, displacements), MPI.BYTE])
+        return [(sent, int(places[rank])) if r == rank else (recv, displacements[r]) for r in range(self.size)]
 
     def _exchange_rows(self, plans: List["_Plan"]) -> List[List[Any]]:
         """For each batch, the rows this rank needs from each other rank (the foreign rows of the
