@@ -8,18 +8,22 @@ the ranks add them up, and every rank applies the same update to its replica.
 Deterministic mode: the batch is cut into micro-batches of `micro_batch` rows by position,
 each micro-batch's gradient sum is computed whole by one rank (the one holding its middle row;
 the few rows of a micro-batch that straddles two blocks are sent to it), and the sums are
-added in the fixed tree of tree.py: each rank sums its whole subtrees, sends parameter
-segment s of each to rank s (Alltoallv), rank s finishes segment s in the tree, and an
-Allgatherv gives every rank the whole sum. Nothing depends on the number of ranks, so any
-number of ranks gives the same bits. Fast mode: each rank's rows in one gradient call and an
-MPI Allreduce of the gradient: one collective, but the sum's rounding depends on the rank
-count and on the MPI library's algorithm.
+added in the fixed tree of tree.py: each rank sums its whole subtrees and hands parameter
+segment s of each to rank s, which finishes segment s in the tree. Nothing depends on the
+number of ranks, so any number of ranks gives the same bits. Fast mode: every rank computes an
+equal share of the batch's positions in one gradient call (the mass folded into
+backpropagation), and rank s adds up segment s of the ranks' sums: fewer bytes and no tree,
+but the sum's rounding depends on the rank count.
 
-Per step a rank makes one core call for its gradient sums (Network.tree_gradient: its
-micro-batches computed apart and added in the tree, straight into the Alltoallv's send layout,
-or into the gradient buffer that the fast mode's Allreduce reduces in place) and one for the
-update (apply_gradient_sum: divides by the batch's mass in place); the flat buffers are made
-once and reused, so a step allocates no parameter-sized array.
+The segments move as segments.py says: in place through a shared-memory window when all ranks
+share a node, by Alltoallv otherwise. Then with plain SGD (an update element by element) each
+rank updates its own segment of the parameters alone, making the segment's last addition as it
+goes (apply_gradient_sum_part), and the ranks gather the updated parameters; any other
+optimizer gathers the whole gradient sum and every rank updates all parameters
+(apply_gradient_sum). Either way every rank ends with the same bits. Per step a rank makes one
+core call for its gradient sums (Network.tree_gradient, straight into the layout it sends) and
+one for the update; the flat buffers are made once and reused, so a step allocates no
+parameter-sized array.
 """
 from __future__ import annotations
 
