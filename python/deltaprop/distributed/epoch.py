@@ -167,7 +167,6 @@ class DataParallelEpoch:
     # ------------------------------------------------------------------ deterministic mode
     def _deterministic_step(self, network: Network, plan: "_Plan", received: List[Any],
                             config: Any) -> Tuple[float, float]:
-        from mpi4py import MPI
         m, b, k, p, rank = self.micro, plan.b, plan.k, self.size, self.rank
         first = plan.first
         a, e = int(first[rank]), int(first[rank + 1])
