@@ -2,7 +2,7 @@
 
 train: deterministic and fast runs on even shards (shard()) and on uneven ones (one rank may
 hold no rows), each saved by rank 0 with a flag telling whether every rank ended with the
-same weights. checkpoint: a run saved after 2 epochs (save), or resumed from it to 4 (resume).
+same weights; the even ones again with MPI messages in place of the shared-memory window. checkpoint: a run saved after 2 epochs (save), or resumed from it to 4 (resume).
 abort: rank 1 passes bad labels, so only it raises; the job must end, not hang.
 `run` is also imported by the tests for the one-process references.
 """
@@ -17,6 +17,9 @@ import deltaprop as dp
 
 N, FEATURES, CLASSES = 403, 12, 3  # batches of 200, 200 and 3 rows; micro-batches of 64, 64, 64, 8
 FIT = dict(epochs=3, batch_size=200, optimizer="adam", lr=0.01, l2=1e-3)
+# Plain SGD without L2 and without weights: each rank updates its segment of the parameters and
+# the ranks exchange parameters (the other optimizers exchange the gradient sum).
+PLAIN_SGD = dict(optimizer="sgd", l2=0.0, weighted=False)
 
 
 def data():
@@ -34,11 +37,11 @@ def uneven(n, rank, size):
     return slice(cuts[rank], cuts[rank + 1])
 
 
-def run(comm, rows, deterministic=True, **extra):
+def run(comm, rows, deterministic=True, weighted=True, **extra):
     """A model trained on `rows` of this rank (all rows with comm=None)."""
     X, y, w, Xv, yv = data()
     net = dp.MLP([FEATURES, 16, CLASSES], seed=3)
-    options = dict(FIT, sample_weight=w[rows], **extra)
+    options = dict(FIT, sample_weight=w[rows] if weighted else None, **extra)
     if comm is not None:
         from deltaprop.distributed import shard
         options.update(comm=comm, deterministic=deterministic,
@@ -69,6 +72,15 @@ def main(mode, out):
             tag = "det" if deterministic else "fast"
             keep(f"even_{tag}", *run(comm, shard(N, comm), deterministic))
             keep(f"uneven_{tag}", *run(comm, uneven(N, rank, size), deterministic, batch_size=11))  # 37 batches
+            keep(f"even_{tag}_sgd", *run(comm, shard(N, comm), deterministic, **PLAIN_SGD))
+            keep(f"uneven_{tag}_sgd", *run(comm, uneven(N, rank, size), deterministic, batch_size=11, **PLAIN_SGD))
+        from deltaprop.distributed import epoch
+        epoch.SHARED_MEMORY = False  # the Alltoallv exchange of ranks on different nodes
+        for deterministic in (True, False):
+            tag = "det" if deterministic else "fast"
+            keep(f"even_{tag}_messages", *run(comm, shard(N, comm), deterministic))
+            keep(f"even_{tag}_sgd_messages", *run(comm, shard(N, comm), deterministic, **PLAIN_SGD))
+        epoch.SHARED_MEMORY = True
     elif mode in ("save", "resume"):
         checkpoint = os.path.join(out, "checkpoint.npz")
         X, y, w, Xv, yv = data()

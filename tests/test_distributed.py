@@ -8,7 +8,7 @@ import pytest
 
 import deltaprop as dp
 from deltaprop.distributed.mpi import block
-from deltaprop.distributed.tree import combine, cover, subtree_sum
+from deltaprop.distributed.tree import combine, combine_halves, cover, subtree_sum
 
 MPI = pytest.importorskip("mpi4py.MPI", reason="deltaprop.distributed needs mpi4py and an MPI library "
                           "(pip install \".[mpi]\")")
@@ -36,6 +36,9 @@ def test_any_split_of_the_leaves_gives_the_trees_bits(rng, k):
             for node in nodes:
                 parts[node] = subtree_sum(node, lambda j: leaves[j].copy())
         np.testing.assert_array_equal(combine(parts, k), expected)
+        # The root's last addition left to the caller: the same bits once it is made.
+        left, right = combine_halves(parts, k, np.empty_like(expected), lambda level: np.empty_like(expected))
+        np.testing.assert_array_equal(left if right is None else left + right, expected)
 
 
 def test_the_tree_sum_differs_from_a_running_sum():

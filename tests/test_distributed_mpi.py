@@ -48,10 +48,15 @@ def jobs(tmp_path_factory):
 def single():
     """One-process references: comm=COMM_SELF (deterministic and fast) and a plain fit."""
     everything = slice(0, mpi_job.N)
+    sgd = mpi_job.PLAIN_SGD
     return {"det": mpi_job.run(MPI.COMM_SELF, everything, True),
             "fast": mpi_job.run(MPI.COMM_SELF, everything, False),
             "plain": mpi_job.run(None, everything),
-            "det_small": mpi_job.run(MPI.COMM_SELF, everything, True, batch_size=11)}
+            "det_small": mpi_job.run(MPI.COMM_SELF, everything, True, batch_size=11),
+            "det_sgd": mpi_job.run(MPI.COMM_SELF, everything, True, **sgd),
+            "fast_sgd": mpi_job.run(MPI.COMM_SELF, everything, False, **sgd),
+            "plain_sgd": mpi_job.run(None, everything, **sgd),
+            "det_small_sgd": mpi_job.run(MPI.COMM_SELF, everything, True, batch_size=11, **sgd)}
 
 
 def load(folder, name):
@@ -59,26 +64,45 @@ def load(folder, name):
     return np.load(folder / f"{name}.npy")
 
 
-@pytest.mark.parametrize("ranks", [2, 3])
-@pytest.mark.parametrize("shards", ["even", "uneven"])
-def test_deterministic_mode_is_bitwise_one_process(jobs, single, ranks, shards):
-    net, history = single["det" if shards == "even" else "det_small"]
-    np.testing.assert_array_equal(load(jobs[ranks], f"{shards}_det"), net.get_params())
-    np.testing.assert_array_equal(np.load(jobs[ranks] / f"{shards}_det.loss.npy")[:3], history.train_loss)
+OPTIMIZERS = ["", "_sgd"]  # Adam with L2 and weights (gradient exchanged); plain SGD (parameters exchanged)
+
+
+# Shards, and how the sums move: the shared-memory window of ranks on one node, or MPI messages.
+RUNS = ["even", "uneven", "even_messages"]
+
+
+def _names(run, mode, optimizer):
+    """(the reference in `single`, the job's file) of a run."""
+    shards, _, transport = run.partition("_")
+    reference = ("det" if shards == "even" else "det_small") + optimizer
+    return reference, f"{shards}_{mode}{optimizer}" + (f"_{transport}" if transport else "")
 
 
 @pytest.mark.parametrize("ranks", [2, 3])
-@pytest.mark.parametrize("shards", ["even", "uneven"])
-def test_fast_mode_agrees_to_rounding(jobs, single, ranks, shards):
-    reference = single["det" if shards == "even" else "det_small"][0].get_params()
-    params = load(jobs[ranks], f"{shards}_fast")
+@pytest.mark.parametrize("run", RUNS)
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_deterministic_mode_is_bitwise_one_process(jobs, single, ranks, run, optimizer):
+    reference, name = _names(run, "det", optimizer)
+    net, history = single[reference]
+    np.testing.assert_array_equal(load(jobs[ranks], name), net.get_params())
+    np.testing.assert_array_equal(np.load(jobs[ranks] / f"{name}.loss.npy")[:3], history.train_loss)
+
+
+@pytest.mark.parametrize("ranks", [2, 3])
+@pytest.mark.parametrize("run", RUNS)
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_fast_mode_agrees_to_rounding(jobs, single, ranks, run, optimizer):
+    reference, name = _names(run, "fast", optimizer)
+    reference = single[reference][0].get_params()
+    params = load(jobs[ranks], name)
     np.testing.assert_allclose(params, reference, rtol=1e-6, atol=1e-6 * np.abs(reference).max())
 
 
-def test_one_process_modes_agree_with_a_plain_fit(single):
-    plain, history = single["plain"]
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_one_process_modes_agree_with_a_plain_fit(single, optimizer):
+    plain, history = single["plain" + optimizer]
     for mode in ("det", "fast"):
-        net, dist_history = single[mode]
+        net, dist_history = single[mode + optimizer]
         np.testing.assert_allclose(net.get_params(), plain.get_params(), rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(dist_history.train_loss, history.train_loss, rtol=1e-5)
         np.testing.assert_allclose(dist_history.val_loss, history.val_loss, rtol=1e-5)

@@ -83,6 +83,23 @@ def test_tree_gradient_is_the_per_micro_batch_reference_bitwise(rng, dtype, loss
     np.testing.assert_array_equal(net.params(), before)  # no update
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["rows", "weights"])
+@pytest.mark.parametrize("n,micro,first,total", CASES)
+def test_masses_folded_into_backprop_agree_to_rounding(rng, dtype, weighted, n, micro, first, total):
+    """mass_in_backprop (the fast mode's sum): the same sums up to rounding, the same stats."""
+    net = _net(dtype)
+    X, labels, values, weights = _rows(rng, n, dtype, weighted=weighted)
+    masses = _masses(n, micro, weights)
+    sums, stats = _reference(net, X, labels, values, weights, masses, micro, first, total)
+    out = np.full((len(sums), net.num_params), np.nan, dtype)
+    got = np.full((len(masses), 2), np.nan)
+    net.tree_gradient(X, labels, values, weights, masses, micro, first, total, out, got, mass_in_backprop=True)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(out, np.array(sums), rtol=tol, atol=tol * np.abs(np.array(sums)).max())
+    np.testing.assert_array_equal(got, stats)
+
+
 @pytest.mark.parametrize("n,micro,first,total", CASES)
 def test_tree_gradient_places_segments_as_an_all_to_all_sends_them(rng, n, micro, first, total):
     """bounds/places: segment s of node j at places[s] + j * len(s); values between the groups
@@ -232,3 +249,54 @@ def test_the_network_wrapper_passes_them_through(rng):
     cfg.lr = 0.5
     net.apply_gradient_sum(out, cfg, 70.0)
     np.testing.assert_array_equal(net.get_params(), before - np.float32(0.5) * ((grad * np.float32(64) + grad6 * np.float32(6)) / np.float32(70)))
+
+
+# --------------------------------------------------------------------------- apply_gradient_sum_part
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_updating_parts_gives_the_bits_of_the_whole_update(rng, dtype):
+    """Plain SGD: parts of the parameters updated apart (some from a sum given as two terms)
+    end bitwise where apply_gradient_sum puts them, and each part's call counts the step."""
+    cfg = _core.OptimizerConfig()
+    cfg.lr = 0.1
+    whole, parts = _net(dtype), _net(dtype)
+    n = whole.num_params
+    for step in range(3):
+        a = rng.standard_normal(n).astype(dtype)
+        b = (rng.standard_normal(n) * 10.0 ** rng.integers(-4, 4, n)).astype(dtype)
+        mass = float(rng.uniform(1.0, 100.0))
+        whole.apply_gradient_sum(a + b, cfg, mass)  # the sum rounded, then the update
+        cuts = [0, n // 3, n // 3, n]  # an empty part too
+        for i, (lo, hi) in enumerate(zip(cuts[:-1], cuts[1:])):
+            addend = b[lo:hi] if i % 2 else None
+            term = a[lo:hi] if i % 2 else a[lo:hi] + b[lo:hi]
+            assert parts.apply_gradient_sum_part(term, lo, cfg, mass, addend)
+        np.testing.assert_array_equal(parts.params(), whole.params())
+    assert parts.optimizer_state()["steps"] == 3 * 3 and whole.optimizer_state()["steps"] == 3
+
+
+@pytest.mark.parametrize("name", ["sgd_l2", "sgd_l2_per_sample", "momentum_clip", "adamw"])
+def test_updating_a_part_is_refused_where_the_update_needs_the_whole_gradient(name):
+    cfg = _core.OptimizerConfig()
+    for field, value in CONFIGS[name].items():
+        setattr(cfg, field, _core.OptimizerKind[value] if field == "kind" else value)
+    net = _net(np.float32)
+    before = net.params().copy()
+    assert not net.apply_gradient_sum_part(np.ones(5, np.float32), 0, cfg, 4.0)
+    np.testing.assert_array_equal(net.params(), before)
+    assert net.optimizer_state()["steps"] == 0
+
+
+def test_apply_gradient_sum_part_checks_its_arguments():
+    net = _net(np.float32)
+    cfg = _core.OptimizerConfig()
+    n = net.num_params
+    with pytest.raises(ValueError, match="start: expected the part's 5 parameters to lie in"):
+        net.apply_gradient_sum_part(np.zeros(5, np.float32), n - 4, cfg, 1.0)
+    with pytest.raises(ValueError, match="start: expected"):
+        net.apply_gradient_sum_part(np.zeros(5, np.float32), -1, cfg, 1.0)
+    with pytest.raises(ValueError, match="mass: expected a finite number > 0, got 0"):
+        net.apply_gradient_sum_part(np.zeros(5, np.float32), 0, cfg, 0.0)
+    with pytest.raises(ValueError, match="addend: expected shape"):
+        net.apply_gradient_sum_part(np.zeros(5, np.float32), 0, cfg, 1.0, np.zeros(4, np.float32))
+    with pytest.raises(ValueError, match="grad_part: expected a 1-D array"):
+        net.apply_gradient_sum_part(np.zeros((5, 1), np.float32), 0, cfg, 1.0)

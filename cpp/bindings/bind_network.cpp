@@ -151,7 +151,7 @@ void tree_gradient_of(Network<T>& net, Array<T> X, std::optional<Array<std::int6
                       std::optional<Array<T>> values, std::optional<Array<T>> weights,
                       Array<double> masses, idx micro_batch, idx first, idx total, py::array out,
                       py::array stats, std::optional<Array<std::int64_t>> bounds,
-                      std::optional<Array<std::int64_t>> places) {
+                      std::optional<Array<std::int64_t>> places, bool mass_in_backprop) {
   MicroBatches<T> batch;
   batch.n = checked_rows(net.model(), X);
   TargetArrays<T> y{labels, values};
@@ -169,6 +169,7 @@ void tree_gradient_of(Network<T>& net, Array<T> X, std::optional<Array<std::int6
   batch.masses = masses.data();
   batch.first = first;
   batch.total = total;
+  batch.mass_in_backprop = mass_in_backprop;
   batch.X = X.data();
   double* st = output_data<double>(stats, {leaves, 2}, "stats");
   T* o = output_data<T>(out, {}, "out", false);
@@ -317,13 +318,16 @@ void bind_network_type(py::module_& m, const char* name) {
            py::arg("values"), py::arg("weights"), py::arg("masses"), py::arg("micro_batch"),
            py::arg("first"), py::arg("total"), py::arg("out"), py::arg("stats"),
            py::arg("bounds") = py::none(), py::arg("places") = py::none(),
+           py::arg("mass_in_backprop") = false,
            "The rows of micro-batches first, first + 1, ... (micro_batch rows each, the last may "
            "hold fewer) of a batch of `total` micro-batches: each one's gradient sum (the gradient "
            "of its mean loss times its mass, masses[i]: rows or weight sum) added in the fixed "
            "tree over the micro-batch index, into out: the sums of the largest whole subtrees "
            "inside those micro-batches, left to right (rows of num_params, or segment s of node j "
            "at places[s] + j * (bounds[s + 1] - bounds[s])); stats (micro-batches, 2) receives "
-           "each one's (loss sum, mass). Nothing is allocated; the parameters are unchanged")
+           "each one's (loss sum, mass). mass_in_backprop: each mass folded into backpropagation "
+           "(no pass over the gradient; rounded otherwise than the reference). Nothing is "
+           "allocated; the parameters are unchanged")
       .def("apply_gradient_sum",
            [](Net& net, py::array grad_sum, const OptimConfig& cfg, double mass) {
              T* g = output_data<T>(grad_sum, {net.model().num_params()}, "grad_sum");
@@ -335,6 +339,29 @@ void bind_network_type(py::module_& m, const char* name) {
            py::arg("grad_sum"), py::arg("cfg"), py::arg("mass"),
            "apply_gradient(grad_sum / mass, cfg, mass) without a copy: grad_sum is divided in "
            "place (it is scratch afterwards)")
+      .def("apply_gradient_sum_part",
+           [](Net& net, Array<T> grad_part, idx start, const OptimConfig& cfg, double mass,
+              std::optional<Array<T>> addend) {
+             require_ndim(grad_part, 1, "grad_part");
+             const idx count = grad_part.shape(0), params = net.model().num_params();
+             if (addend) require_shape(*addend, {count}, "addend");
+             if (start < 0 || start > params - count)
+               throw py::value_error("start: expected the part's " + std::to_string(count) +
+                                     " parameters to lie in [0, " + std::to_string(params) +
+                                     "), got start " + std::to_string(start));
+             if (!(mass > 0.0) || !std::isfinite(mass))
+               throw py::value_error("mass: expected a finite number > 0, got " + std::to_string(mass));
+             const T* g = grad_part.data();
+             const T* a = addend ? addend->data() : nullptr;
+             py::gil_scoped_release nogil;
+             return net.apply_gradient_sum_part(g, a, start, count, cfg, mass);
+           },
+           py::arg("grad_part"), py::arg("start"), py::arg("cfg"), py::arg("mass"),
+           py::arg("addend") = py::none(),
+           "apply_gradient_sum on parameters [start, start + len(grad_part)) alone, from "
+           "grad_part (+ addend: the sum's last addition, rounded on its own), when the update is "
+           "element by element (plain SGD, no L2 term for this batch): the same bits as the whole "
+           "update there. Counts the step; returns False (nothing changed) otherwise")
       .def("train_step_sgd",
            [](Net& net, Array<T> X, std::optional<Array<std::int64_t>> labels,
               std::optional<Array<T>> values, T lr, T l2) {

@@ -32,6 +32,14 @@ void sgd_update_from_sum(T* params, const T* grad_sum, idx count, T lr, T mass) 
 }
 
 template <class T>
+void sgd_update_from_sum_of_two(T* params, const T* a, const T* b, idx count, T lr, T mass) {
+  for (idx i = 0; i < count; ++i) {
+    const T sum = a[i] + b[i];
+    params[i] -= lr * (sum / mass);
+  }
+}
+
+template <class T>
 void adam_update(T* params, T* m, T* v, const T* grad, idx count, T lr, T beta1, T beta2, T eps,
                  std::int64_t step) {
   // Bias corrections in double: 1 - b^t loses digits in float for b close to 1.
@@ -90,6 +98,7 @@ double clip_by_global_norm(T* grad, idx count, T max_norm) {
 #define DP_INSTANTIATE(T)                                                                     \
   template void sgd_momentum_update<T>(T*, T*, const T*, idx, T, T, bool);                   \
   template void sgd_update_from_sum<T>(T*, const T*, idx, T, T);                             \
+  template void sgd_update_from_sum_of_two<T>(T*, const T*, const T*, idx, T, T);            \
   template void adam_update<T>(T*, T*, T*, const T*, idx, T, T, T, T, std::int64_t);         \
   template void decoupled_weight_decay<T>(T*, idx, T, T);                                    \
   template void add_l2_gradient<T>(T*, const T*, idx, T);                                    \

@@ -18,6 +18,10 @@ void sgd_momentum_update(T* params, T* velocity, const T* grad, idx count, T lr,
 // on its own (as dividing first, then stepping, would); grad_sum is only read.
 template <class T>
 void sgd_update_from_sum(T* params, const T* grad_sum, idx count, T lr, T mass);
+// The same from a sum given as two terms: p -= lr · ((a + b) / mass), a + b rounded on its own,
+// so bitwise the update from the sum a + b (saves writing and reading the sum).
+template <class T>
+void sgd_update_from_sum_of_two(T* params, const T* a, const T* b, idx count, T lr, T mass);
 
 // Adam (Kingma & Ba, with torch's epsilon placement), at 1-based step `step`:
 //   m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g²;

@@ -27,12 +27,12 @@ void add_values(T* dst, const TreeValue<T>& a, const TreeValue<T>& b, idx from, 
   add_pair<T, false, false>(dst, x, T(1), y, T(1), n);
 }
 
-// dst[0, n) = a over the parameters [from, from + n).
+// dst[0, n) = a over the parameters [from, from + n); dst may be a's own values.
 template <class T>
 void store_value(T* dst, const TreeValue<T>& a, idx from, idx n) {
   const T* x = a.data + from;
   if (!a.scaled) {
-    std::copy_n(x, n, dst);
+    if (x != dst) std::copy_n(x, n, dst);
     return;
   }
   const T s = a.scale;
@@ -82,10 +82,14 @@ TreeValue<T> GradientTree<T>::leaf(idx k, T* into) {
   const idx out_w = model_->output_width();
   const Target<T> y{b.y.labels ? b.y.labels + r0 : nullptr,
                     b.y.values ? b.y.values + r0 * out_w : nullptr};
-  const double loss = trainer_->gradient(*model_, b.X + r0 * model_->input_width(), y,
-                                         b.weights ? b.weights + r0 : nullptr, rows, T(0), into);
-  stats[0] = loss * mass;
+  const T* X = b.X + r0 * model_->input_width();
+  const T* weights = b.weights ? b.weights + r0 : nullptr;
   stats[1] = mass;
+  if (b.mass_in_backprop) {
+    stats[0] = trainer_->scaled_gradient(*model_, X, y, weights, rows, T(mass), into) * mass;
+    return {into, false, T(1)};
+  }
+  stats[0] = trainer_->gradient(*model_, X, y, weights, rows, T(0), into) * mass;
   return {into, true, T(mass)};
 }
 
@@ -114,10 +118,12 @@ void GradientTree<T>::sum(Model<T>& model, Trainer<T>& trainer, const MicroBatch
   const std::size_t segments = layout.places.size();
   for (std::size_t j = 0; j < nodes.size(); ++j) {
     const auto [lo, hi] = nodes[j];
-    // The node's last addition (or a lone leaf's scaling) writes straight into out.
+    // The node's last addition (or a lone leaf's scaling) writes straight into out; a lone
+    // leaf's gradient goes there itself when the node is one piece of out (one segment).
     TreeValue<T> left{nullptr, false, T(1)}, right{nullptr, false, T(1)};
     if (hi - lo == 1) {
-      left = leaf(lo, level(0));
+      const idx whole = model.num_params();
+      left = leaf(lo, segments == 1 ? out + layout.places[0] + idx(j) * whole : level(0));
     } else {
       const idx mid = (lo + hi) / 2;
       left = subtree(lo, mid, 0);

@@ -38,6 +38,10 @@ struct MicroBatches {
   idx n = 0;
   idx micro = 1;                // rows per leaf; the last leaf may hold fewer
   idx first = 0, total = 1;     // the first leaf's index, and K
+  // Each leaf's mass folded into backpropagation (Trainer::scaled_gradient) instead of a
+  // multiplication of its gradient: no pass over the gradient, but other bits than the
+  // reference's — for sums that promise agreement to rounding only.
+  bool mass_in_backprop = false;
   idx count() const { return (n + micro - 1) / micro; }
 };
 

@@ -39,6 +39,22 @@ void Network<T>::apply_gradient_sum(T* grad_sum, const OptimConfig& cfg, double 
 }
 
 template <class T>
+bool Network<T>::apply_gradient_sum_part(const T* grad_part, const T* addend, idx start,
+                                         idx count, const OptimConfig& cfg, double mass) {
+  std::lock_guard<std::mutex> lock(train_mutex_);
+  if (!cfg.is_plain_sgd() || T(cfg.l2_for_batch(mass)) != T(0)) return false;
+  // The loop of apply_gradient_sum's plain-SGD pass: every element rounds alone, so a part
+  // gets the same bits as the whole.
+  T* params = model_.params() + start;
+  if (addend)
+    sgd_update_from_sum_of_two(params, grad_part, addend, count, T(cfg.lr), T(mass));
+  else
+    sgd_update_from_sum(params, grad_part, count, T(cfg.lr), T(mass));
+  opt_.count_fused_step();
+  return true;
+}
+
+template <class T>
 double Network<T>::train_step_sgd(const T* X, Target<T> y, idx n, T lr, T l2) {
   std::lock_guard<std::mutex> lock(train_mutex_);
   return trainer_.sgd_step(model_, opt_, X, y, nullptr, n, lr, l2);

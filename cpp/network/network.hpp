@@ -51,6 +51,14 @@ class Network {
   // apply_gradient of grad_sum / mass (mass > 0: the batch's rows or weight sum), dividing in
   // place: grad_sum is scratch afterwards.
   void apply_gradient_sum(T* grad_sum, const OptimConfig& cfg, double mass);
+  // apply_gradient_sum on the parameters [start, start + count) alone, from their part of the
+  // sum (grad_part, plus addend where not null: the sum's last addition, rounded as its own),
+  // when the update is element by element (plain SGD, no L2 term for this batch): each
+  // parameter then gets the bits the whole update gives it, so processes can each update one
+  // part and exchange the parameters. Counts the step; returns false (and changes nothing)
+  // when the update needs the whole gradient.
+  bool apply_gradient_sum_part(const T* grad_part, const T* addend, idx start, idx count,
+                               const OptimConfig& cfg, double mass);
   // One fused minibatch SGD step; returns the loss before the update (with the L2 term).
   double train_step_sgd(const T* X, Target<T> y, idx n, T lr, T l2);
   // One step of any optimizer (plain SGD goes through the fused path); `weights` may be null.

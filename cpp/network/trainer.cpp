@@ -43,6 +43,17 @@ double Trainer<T>::gradient(Model<T>& model, const T* X, Target<T> y, const T* w
 }
 
 template <class T>
+double Trainer<T>::scaled_gradient(Model<T>& model, const T* X, Target<T> y, const T* weights,
+                                   idx n, T scale, T* grad) {
+  ws_.reserve(model.sizes(), n);
+  const double loss = model.forward_train(X, y, weights, n, T(0), ws_);
+  T* delta = ws_.delta_a();  // backpropagation is linear in it
+  for (idx i = 0, count = n * model.output_width(); i < count; ++i) delta[i] *= scale;
+  model.backward(X, n, ws_, GradientSink<T>::into(grad));
+  return loss;
+}
+
+template <class T>
 double Trainer<T>::sgd_step(Model<T>& model, OptimizerState<T>& opt, const T* X, Target<T> y,
                             const T* weights, idx n, T lr, T l2) {
   ws_.reserve(model.sizes(), n);

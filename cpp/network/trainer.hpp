@@ -19,6 +19,10 @@ class Trainer {
  public:
   // Mean loss + l2/2 Σ‖W‖² and its gradient into grad (num_params); parameters unchanged.
   double gradient(Model<T>& model, const T* X, Target<T> y, const T* weights, idx n, T l2, T* grad);
+  // The same (without L2) times `scale`, the scaling made on d(loss)/d(logits) before
+  // backpropagation — no pass over grad, but rounded differently from scaling the gradient.
+  double scaled_gradient(Model<T>& model, const T* X, Target<T> y, const T* weights, idx n, T scale,
+                         T* grad);
   // One fused minibatch SGD step (W := (1 - lr·l2) W - lr dW inside the dW product); returns the
   // loss before the update, with the L2 term.
   double sgd_step(Model<T>& model, OptimizerState<T>& opt, const T* X, Target<T> y,

@@ -3,7 +3,7 @@ C-contiguous (row-strided where noted) and of the dtype in the function name; re
 written into the preallocated output arrays. Use deltaprop.kernels / deltaprop.MLP, which
 validate inputs, rather than these functions directly."""
 import enum
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -60,16 +60,22 @@ class Network_float32:
         e.g. averaged over shards weighted by rows): adds the coupled L2 term cfg.l2 · W (over
         `mass`, the batch's rows or weight sum, when cfg.l2_per_sample), then clipping, decoupled
         weight decay and the update, exactly as train_step. `grad` itself is not modified."""
-    def tree_gradient(self, X: npt.ArrayLike, labels: npt.ArrayLike | None, values: npt.ArrayLike | None, weights: npt.ArrayLike | None, masses: npt.NDArray[np.float64], micro_batch: int, first: int, total: int, out: npt.NDArray[np.float32], stats: npt.NDArray[np.float64], bounds: npt.NDArray[np.int64] | None = None, places: npt.NDArray[np.int64] | None = None) -> None:
+    def tree_gradient(self, X: npt.ArrayLike, labels: npt.ArrayLike | None, values: npt.ArrayLike | None, weights: npt.ArrayLike | None, masses: npt.NDArray[np.float64], micro_batch: int, first: int, total: int, out: npt.NDArray[np.float32], stats: npt.NDArray[np.float64], bounds: npt.NDArray[np.int64] | None = None, places: npt.NDArray[np.int64] | None = None, mass_in_backprop: bool = False) -> None:
         """The gradient sums (mean-loss gradient times masses[i]) of the micro-batches first,
         first + 1, ... (micro_batch rows each of X, the last may hold fewer) added in the fixed
         tree over `total` micro-batches, into out: the largest whole subtrees inside them, left
         to right (rows of num_params, or segment s of node j at places[s] + j * (bounds[s + 1] -
-        bounds[s])); stats (micro-batches, 2) receives (loss sum, mass). GIL released, nothing
-        allocated, parameters unchanged."""
+        bounds[s])); stats (micro-batches, 2) receives (loss sum, mass). mass_in_backprop: each
+        mass folded into backpropagation (no pass over the gradient; equal to rounding only).
+        GIL released, nothing allocated, parameters unchanged."""
     def apply_gradient_sum(self, grad_sum: npt.NDArray[np.float32], cfg: OptimizerConfig, mass: float) -> None:
         """apply_gradient(grad_sum / mass, cfg, mass) without a copy: grad_sum is divided in place
         (scratch afterwards); mass > 0."""
+    def apply_gradient_sum_part(self, grad_part: npt.NDArray[np.float32], start: int, cfg: OptimizerConfig,
+                                mass: float, addend: Optional[npt.NDArray[np.float32]] = None) -> bool:
+        """apply_gradient_sum on parameters [start, start + len(grad_part)) alone, from grad_part
+        (+ addend, rounded on its own), when the update is element by element (plain SGD, no L2
+        term for this batch); counts the step. False (nothing changed) otherwise."""
     def train_step(self, arg0: npt.ArrayLike, arg1: npt.ArrayLike | None, arg2: npt.ArrayLike | None, arg3: npt.ArrayLike | None, arg4: OptimizerConfig) -> float: ...
     def train_step_sgd(self, arg0: npt.ArrayLike, arg1: npt.ArrayLike | None, arg2: npt.ArrayLike | None, arg3: float, arg4: float) -> float:
         """The fused plain-SGD step: W := (1 - lr·l2) W - lr dW inside the dW product."""
@@ -107,16 +113,22 @@ class Network_float64:
         e.g. averaged over shards weighted by rows): adds the coupled L2 term cfg.l2 · W (over
         `mass`, the batch's rows or weight sum, when cfg.l2_per_sample), then clipping, decoupled
         weight decay and the update, exactly as train_step. `grad` itself is not modified."""
-    def tree_gradient(self, X: npt.ArrayLike, labels: npt.ArrayLike | None, values: npt.ArrayLike | None, weights: npt.ArrayLike | None, masses: npt.NDArray[np.float64], micro_batch: int, first: int, total: int, out: npt.NDArray[np.float64], stats: npt.NDArray[np.float64], bounds: npt.NDArray[np.int64] | None = None, places: npt.NDArray[np.int64] | None = None) -> None:
+    def tree_gradient(self, X: npt.ArrayLike, labels: npt.ArrayLike | None, values: npt.ArrayLike | None, weights: npt.ArrayLike | None, masses: npt.NDArray[np.float64], micro_batch: int, first: int, total: int, out: npt.NDArray[np.float64], stats: npt.NDArray[np.float64], bounds: npt.NDArray[np.int64] | None = None, places: npt.NDArray[np.int64] | None = None, mass_in_backprop: bool = False) -> None:
         """The gradient sums (mean-loss gradient times masses[i]) of the micro-batches first,
         first + 1, ... (micro_batch rows each of X, the last may hold fewer) added in the fixed
         tree over `total` micro-batches, into out: the largest whole subtrees inside them, left
         to right (rows of num_params, or segment s of node j at places[s] + j * (bounds[s + 1] -
-        bounds[s])); stats (micro-batches, 2) receives (loss sum, mass). GIL released, nothing
-        allocated, parameters unchanged."""
+        bounds[s])); stats (micro-batches, 2) receives (loss sum, mass). mass_in_backprop: each
+        mass folded into backpropagation (no pass over the gradient; equal to rounding only).
+        GIL released, nothing allocated, parameters unchanged."""
     def apply_gradient_sum(self, grad_sum: npt.NDArray[np.float64], cfg: OptimizerConfig, mass: float) -> None:
         """apply_gradient(grad_sum / mass, cfg, mass) without a copy: grad_sum is divided in place
         (scratch afterwards); mass > 0."""
+    def apply_gradient_sum_part(self, grad_part: npt.NDArray[np.float64], start: int, cfg: OptimizerConfig,
+                                mass: float, addend: Optional[npt.NDArray[np.float64]] = None) -> bool:
+        """apply_gradient_sum on parameters [start, start + len(grad_part)) alone, from grad_part
+        (+ addend, rounded on its own), when the update is element by element (plain SGD, no L2
+        term for this batch); counts the step. False (nothing changed) otherwise."""
     def train_step(self, arg0: npt.ArrayLike, arg1: npt.ArrayLike | None, arg2: npt.ArrayLike | None, arg3: npt.ArrayLike | None, arg4: OptimizerConfig) -> float: ...
     def train_step_sgd(self, arg0: npt.ArrayLike, arg1: npt.ArrayLike | None, arg2: npt.ArrayLike | None, arg3: float, arg4: float) -> float:
         """The fused plain-SGD step: W := (1 - lr·l2) W - lr dW inside the dW product."""

@@ -19,7 +19,8 @@ network's dtype and shape), which is what the layers above call first.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from contextlib import contextmanager
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -330,7 +331,7 @@ class Network:
     def tree_gradient(self, X: np.ndarray, labels: Optional[np.ndarray], values: Optional[np.ndarray],
                       weights: Optional[np.ndarray], masses: np.ndarray, micro_batch: int, first: int, total: int,
                       out: np.ndarray, stats: np.ndarray, bounds: Optional[np.ndarray] = None,
-                      places: Optional[np.ndarray] = None) -> None:
+                      places: Optional[np.ndarray] = None, mass_in_backprop: bool = False) -> None:
         """The gradient sums of the micro-batches first, first + 1, ... (`micro_batch` rows each
         of X, the last may hold fewer) of a batch of `total` micro-batches, added in the fixed tree
         of deltaprop.distributed.tree, in one core call: into `out` (the network's dtype, reused
@@ -338,12 +339,13 @@ class Network:
         num_params, or segment s of node j at places[s] + j·(bounds[s+1] - bounds[s])); each
         micro-batch's (loss sum, mass) into stats (micro-batches, 2). masses: each micro-batch's
         rows or weight sum (float64). Bitwise the same as loss_and_grad per micro-batch, times
-        its mass, added in the tree."""
+        its mass, added in the tree. mass_in_backprop: each micro-batch's mass folded into
+        backpropagation instead (no pass over the gradient; equal to rounding only)."""
         _host_only(X, "tree_gradient")
         if self.on_device:
             raise TypeError("tree_gradient: computes on the host; this network is on a GPU")
         self._core.tree_gradient(X, labels, values, weights, masses, micro_batch, first, total, out, stats,
-                                 bounds, places)
+                                 bounds, places, mass_in_backprop)
 
     def apply_gradient_sum(self, grad_sum: np.ndarray, config: Any, mass: float) -> None:
         """apply_gradient(grad_sum / mass, config, mass) without a copy: grad_sum (the network's
@@ -353,6 +355,17 @@ class Network:
             self._core.apply_gradient(grad_sum, config, mass)
             return
         self._core.apply_gradient_sum(grad_sum, config, mass)
+
+    def apply_gradient_sum_part(self, grad_part: np.ndarray, start: int, config: Any, mass: float,
+                                addend: Optional[np.ndarray] = None) -> bool:
+        """apply_gradient_sum on the parameters [start, start + len(grad_part)) alone, from their
+        part of the sum (grad_part, + addend where given: the sum's last addition, rounded on its
+        own, fused into the update), when the update is element by element (plain SGD, no L2 term
+        for this batch): they get the bits of the whole update, so processes can each update a
+        part and exchange parameters. Counts the step; returns False and changes nothing otherwise."""
+        if self.on_device:
+            raise TypeError("apply_gradient_sum_part: updates on the host; this network is on a GPU")
+        return bool(self._core.apply_gradient_sum_part(grad_part, start, config, mass, addend))
 
     def apply_gradient(self, grad: np.ndarray, config: Any, mass: Optional[float] = None) -> None:
         """One optimizer step from `grad`, the gradient of the data loss alone (loss_and_grad with
@@ -393,6 +406,15 @@ class Network:
                 self._core.core.set_params(theta)
             else:
                 self._params[:] = theta
+
+    @contextmanager
+    def writable_params(self) -> Iterator[np.ndarray]:
+        """The live flat parameter vector (get_params() order) under the write lock, for a caller
+        that fills parts of it in place (the data-parallel parameter exchange): no copy."""
+        if self.on_device:
+            raise TypeError("writable_params: the parameters live on a GPU")
+        with self.lock.write:
+            yield self._params
 
     def params_finite(self) -> bool:
         """True when no parameter is NaN or inf (read in place: no copy)."""

@@ -9,12 +9,14 @@ Run it with `mpiexec -n 4 python train.py`. `batch_size` is the global batch; ba
 from one seeded permutation of the global row ids per epoch; rank 0's initial weights go to
 every rank; every rank applies the same update. By default (deterministic=True) the gradient
 of a global batch is summed over fixed micro-batches in a fixed tree (epoch.py, tree.py), so
-any number of ranks gives bitwise the same weights; deterministic=False sums with one MPI
-Allreduce instead (faster, equal to float rounding only). An exception on one rank aborts the
+any number of ranks gives bitwise the same weights; deterministic=False adds up each rank's
+gradient in one piece instead (faster, equal to float rounding only). An exception on one rank aborts the
 job with that rank's traceback.
 
 - tree.py — the fixed summation tree over micro-batches.
 - epoch.py — `DataParallelEpoch`, the driver's run_epoch for both modes.
+- segments.py — the parameter segments each rank finishes, and how sums and parameters move.
+- shared.py — the shared-memory window through which ranks on one node read each other's sums.
 - parallel.py — `DataParallel`: what a fit with comm= changes (global rows, broadcast,
   validation, callbacks, checkpoints).
 - mpi.py — the lazy mpi4py import, `abort_on_error`, the block split behind `shard`.

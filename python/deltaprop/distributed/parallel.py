@@ -30,7 +30,7 @@ class GlobalRows:
 
 class DataParallel:
     """comm: an mpi4py intracommunicator; deterministic: the summation order of epoch.py
-    (results independent of the rank count) or False for a plain Allreduce."""
+    (results independent of the rank count) or False for one sum of each rank's gradient."""
 
     def __init__(self, comm: Any, deterministic: Any = True):
         self.comm = check_comm(comm)

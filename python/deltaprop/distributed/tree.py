@@ -10,15 +10,16 @@ Addition is element-wise, so a slice of the parameters can be summed the same wa
 
 The core computes a rank's subtree sums itself (Network.tree_gradient, cpp/network/
 gradient_tree.hpp: the same tree, rounded the same way); `subtree_sum` is the reference it is
-tested against, and `combine_into` finishes a segment from the ranks' parts in reused buffers.
+tested against, and `combine_into` finishes a segment from the ranks' parts in reused buffers
+(`combine_halves` all but its last addition, which the update then makes as it reads them).
 """
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-__all__ = ["Node", "cover", "subtree_sum", "combine", "combine_into"]
+__all__ = ["Node", "cover", "subtree_sum", "combine", "combine_into", "combine_halves"]
 
 Node = Tuple[int, int]
 
@@ -65,21 +66,34 @@ def combine_into(parts: Dict[Node, np.ndarray], k: int, out: np.ndarray,
                  scratch: Callable[[int], np.ndarray]) -> np.ndarray:
     """combine into `out`, the parts only read: scratch(level) gives an array like out for
     the partial sums at that depth (the caller may keep them between calls)."""
-
-    def node(lo: int, hi: int, level: int, into: np.ndarray) -> np.ndarray:
-        # Writes only `into` and scratch(level' >= level): the left half goes where the sum
-        # goes, the right half one level further.
-        part = parts.get((lo, hi))
-        if part is not None:
-            return part
-        if hi - lo <= 1:
-            raise ValueError(f"combine: leaf {lo} is in no part")
-        mid = (lo + hi) // 2
-        left = node(lo, mid, level + 1, into)
-        right = node(mid, hi, level + 1, scratch(level))
-        return np.add(left, right, out=into)
-
-    root = node(0, k, 0, out)
+    root = _node(parts, 0, k, 0, out, scratch)
     if root is not out:
         np.copyto(out, root)
     return out
+
+
+def combine_halves(parts: Dict[Node, np.ndarray], k: int, out: np.ndarray,
+                   scratch: Callable[[int], np.ndarray]) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+    """The root's two children (left, right), its last addition left to the caller (to fuse it
+    with what follows), or (root, None) where one part is the whole root. Like combine_into: the
+    parts only read, `out` and the scratch arrays written."""
+    root = parts.get((0, k))
+    if root is not None:
+        return root, None
+    mid = k // 2
+    return _node(parts, 0, mid, 1, scratch(0), scratch), _node(parts, mid, k, 1, out, scratch)
+
+
+def _node(parts: Dict[Node, np.ndarray], lo: int, hi: int, level: int, into: np.ndarray,
+          scratch: Callable[[int], np.ndarray]) -> np.ndarray:
+    """Node [lo, hi), in `into` or a part. Writes only `into` and scratch(level' >= level): the
+    left half goes where the sum goes, the right half one level further."""
+    part = parts.get((lo, hi))
+    if part is not None:
+        return part
+    if hi - lo <= 1:
+        raise ValueError(f"combine: leaf {lo} is in no part")
+    mid = (lo + hi) // 2
+    left = _node(parts, lo, mid, level + 1, into, scratch)
+    right = _node(parts, mid, hi, level + 1, scratch(level), scratch)
+    return np.add(left, right, out=into)

@@ -65,7 +65,7 @@ def fit(net: Network, X: Any, y: Any, *, state: TrainingState, save: Callable[[A
     comm: an mpi4py communicator for synchronous data-parallel training (deltaprop.distributed):
     each rank passes its own rows (and validation rows), batch_size is the global batch, and
     every rank ends with the same weights; deterministic=True (default) gives bitwise the same
-    weights for any number of ranks, False sums gradients with one MPI Allreduce (faster,
+    weights for any number of ranks, False sums each rank's gradient in one piece (faster,
     equal to float rounding). An exception on one rank then aborts the whole job.
 
     precision: None (keep the model's) or the precision the model computes in from this fit on:
