@@ -31,12 +31,16 @@ struct Bf16Tables {
   Bf16Tables() {
     fill_bf16_arch_generic(arch[0]);
     arch[1] = arch[2] = arch[0];
+    // As for the GEMM tables: a level's fill runs only where the CPU (and OS) have the level.
+    [[maybe_unused]] const int best = static_cast<int>(cpu_max_bf16_level());
 #ifdef DELTAPROP_BF16_KERNELS
-    fill_bf16_arch_avx512bf16(arch[1]);
-    arch[2] = arch[1];
+    if (best >= static_cast<int>(Bf16Level::Avx512Bf16)) {
+      fill_bf16_arch_avx512bf16(arch[1]);
+      arch[2] = arch[1];
+    }
 #endif
 #ifdef DELTAPROP_AMX_KERNELS
-    fill_bf16_arch_amx(arch[2]);
+    if (best >= static_cast<int>(Bf16Level::Amx)) fill_bf16_arch_amx(arch[2]);
 #endif
     for (int i = 0; i < kLevels; ++i) table[i] = arch[i];
   }

@@ -26,15 +26,26 @@ struct ArchTables {
   ArchTables() {
     fill_arch_generic(f32[0], f64[0]);
     fill_vmath_generic(vmath[0]);
-#ifdef DELTAPROP_X86_KERNELS
-    fill_arch_avx2(f32[1], f64[1]);
-    fill_arch_avx512(f32[2], f64[2], variant);
-    fill_vmath_avx2(vmath[1]);
-    fill_vmath_avx512(vmath[2]);
-#else
     f32[1] = f32[2] = f32[0];
     f64[1] = f64[2] = f64[0];
     vmath[1] = vmath[2] = vmath[0];
+#ifdef DELTAPROP_X86_KERNELS
+    // A level's fill functions run only where the CPU has the level: their translation unit is
+    // compiled for it, and the compiler may use its instructions anywhere there, even to store a
+    // table (the AVX-512 one fills it with zmm stores: SIGILL on an AVX2 CPU). A level above the
+    // CPU's keeps the copy of the one below; set_simd_level never selects it.
+    const SimdLevel best = cpu_max_simd_level();
+    if (static_cast<int>(best) >= static_cast<int>(SimdLevel::Avx2)) {
+      fill_arch_avx2(f32[1], f64[1]);
+      fill_vmath_avx2(vmath[1]);
+      f32[2] = f32[1];
+      f64[2] = f64[1];
+      vmath[2] = vmath[1];
+    }
+    if (best == SimdLevel::Avx512) {
+      fill_arch_avx512(f32[2], f64[2], variant);
+      fill_vmath_avx512(vmath[2]);
+    }
 #endif
     for (int i = 0; i < 3; ++i) {
       table_f32[i] = {f32[i].mc, f32[i].kc, f32[i].nc};
@@ -70,6 +81,7 @@ struct ArchTables {
   void set_variant(GemmVariant v) {
 #ifdef DELTAPROP_X86_KERNELS
     variant = v;
+    if (cpu_max_simd_level() != SimdLevel::Avx512) return;  // no avx512 table to refill
     fill_arch_avx512(f32[2], f64[2], v);
     table_f32[2] = {f32[2].mc, f32[2].kc, f32[2].nc};
     table_f64[2] = {f64[2].mc, f64[2].kc, f64[2].nc};
