@@ -279,35 +279,3 @@ def test_one_sample_inference_matches_numpy_and_is_thread_independent(level, dty
         dp.set_num_threads(old)
     for one, two in zip(*outputs):
         np.testing.assert_array_equal(one, two)
-
-
-@pytest.mark.parametrize("speeds", [[1024, 200], [200, 1024]])
-def test_gemm_and_training_bits_do_not_depend_on_uneven_thread_shares(speeds):
-    """Threads get whole tiles in proportion to their measured speeds (unequal cores): forced
-    uneven shares must give the bits of one thread, for column and row splits alike."""
-    from deltaprop import _core
-
-    rng = np.random.default_rng(5)
-    cases = [(128, 512, 300, False, True), (512, 784, 64, True, False), (96, 700, 150, False, False)]
-    operands = []
-    for M, N, Kd, ta, tb in cases:
-        A = rng.standard_normal((Kd, M) if ta else (M, Kd)).astype(np.float32)
-        B = rng.standard_normal((N, Kd) if tb else (Kd, N)).astype(np.float32)
-        operands.append((A, B, ta, tb))
-    old = dp.get_num_threads()
-    try:
-        dp.set_num_threads(1)
-        expected = [K.gemm(A, B, trans_a=ta, trans_b=tb) for A, B, ta, tb in operands]
-        weights_one = _train_weights(1, 64)
-        dp.set_num_threads(2)
-        _core.set_share_speeds(speeds)
-        assert _core.share_speeds()[:2] == speeds
-        got = [K.gemm(A, B, trans_a=ta, trans_b=tb) for A, B, ta, tb in operands]
-        weights_two = _train_weights(2, 64)
-    finally:
-        _core.set_share_speeds([])
-        dp.set_num_threads(old)
-    for g, e in zip(got, expected):
-        np.testing.assert_array_equal(g, e)
-    np.testing.assert_array_equal(weights_two, weights_one)
-    assert _core.share_speeds()[:2] == [1024, 1024]

@@ -4,7 +4,6 @@
 #include "../runtime/blocking.hpp"
 #include "../runtime/cpu_info.hpp"
 #include "../runtime/dispatch.hpp"
-#include "../runtime/share_balance.hpp"
 #include "../runtime/threads.hpp"
 #include "bindings.hpp"
 
@@ -73,10 +72,6 @@ PYBIND11_MODULE(_core, m) {
     }
   }, py::arg("spec"), "'table', 'model' or 'MC,KC,NC' for every instruction set (not while products run).");
   m.def("gemm_blocks_source", &dp::gemm_blocks_source);
-  m.def("share_speeds", &dp::share_speeds,
-        "Relative speeds (1024 = fastest) of the GEMM team's threads, as measured, which size their shares.");
-  m.def("set_share_speeds", &dp::set_share_speeds, py::arg("speeds"),
-        "Fix the threads' relative speeds (128..1024) instead of measuring them; [] measures again.");
   m.def("gemm_variant", [] { return dp::gemm_variant_name(dp::active_gemm_variant()); },
         "The micro-architecture the avx512 level's GEMM choices are made for: 'intel' or 'zen4'.");
   m.def("cpu_gemm_variant", [] { return dp::gemm_variant_name(dp::cpu_gemm_variant()); });

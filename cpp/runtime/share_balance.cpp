@@ -10,7 +10,6 @@ namespace {
 // estimate, never the results.
 std::atomic<int> speed[kBalancedTeamMax];
 std::atomic<bool> initialised{false};
-std::atomic<bool> fixed{false};  // speeds set by set_share_speeds: not measured
 
 void ensure_initialised() {
   if (initialised.load(std::memory_order_acquire)) return;
@@ -39,7 +38,7 @@ void balanced_shares(int team, idx units, idx* bounds) {
 }
 
 void record_share_times(int team, const idx* units, const double* seconds) {
-  if (team < 2 || team > kBalancedTeamMax || fixed.load(std::memory_order_relaxed)) return;
+  if (team < 2 || team > kBalancedTeamMax) return;
   double rates[kBalancedTeamMax], fastest = 0;
   for (int t = 0; t < team; ++t) {
     if (units[t] < 1 || seconds[t] < 2e-5) return;  // too short to time: keep the estimate
@@ -54,20 +53,9 @@ void record_share_times(int team, const idx* units, const double* seconds) {
   }
 }
 
-std::vector<int> share_speeds() {
+void reset_share_balance() {
+  initialised.store(false, std::memory_order_release);
   ensure_initialised();
-  std::vector<int> out;
-  for (auto& v : speed) out.push_back(v.load(std::memory_order_relaxed));
-  return out;
-}
-
-void set_share_speeds(const std::vector<int>& speeds) {
-  ensure_initialised();
-  for (int t = 0; t < kBalancedTeamMax; ++t) {
-    const int v = t < static_cast<int>(speeds.size()) ? speeds[std::size_t(t)] : 1024;
-    speed[t].store(std::clamp(v, 128, 1024), std::memory_order_relaxed);
-  }
-  fixed.store(!speeds.empty(), std::memory_order_relaxed);
 }
 
 }  // namespace dp

@@ -6,7 +6,6 @@
 // Only how many whole tiles each thread gets changes, never how a tile is computed, so results
 // stay bitwise the same whatever the shares.
 #pragma once
-#include <vector>
 #include "../common/base.hpp"
 
 namespace dp {
@@ -21,11 +20,7 @@ void balanced_shares(int team, idx units, idx* bounds);
 // running estimate (called by the caller once the team has joined).
 void record_share_times(int team, const idx* units, const double* seconds);
 
-// The current relative speeds (1024 = the fastest thread) of threads 0 .. kBalancedTeamMax-1.
-std::vector<int> share_speeds();
-
-// Fix the relative speeds (each clamped to 128..1024) instead of measuring them, so that tests can
-// force uneven shares; an empty list goes back to equal speeds, measured from then on.
-void set_share_speeds(const std::vector<int>& speeds);
+// Forget what was measured (tests; a changed thread setting).
+void reset_share_balance();
 
 }  // namespace dp
