@@ -6,11 +6,9 @@
 // (arch/gemm_arch.hpp): the driver holds no per-CPU numbers.
 #include "gemm.hpp"
 #include <algorithm>
-#include <chrono>
 #include <memory>
 #include <vector>
 #include "../../runtime/dispatch.hpp"
-#include "../../runtime/share_balance.hpp"
 #include "../../runtime/threads.hpp"
 #include "../activations.hpp"
 #include "epilogue.hpp"
@@ -270,36 +268,23 @@ void gemm(bool trans_a, bool trans_b, idx M, idx N, idx K, T alpha, const T* A, 
     pool[t]->tile.reserve(idx(arch.mr) * arch.nr);
   }
 
-  // Whole tiles per thread, sized to the threads' measured speeds (runtime/share_balance.hpp).
-  const idx split_tiles = split_n ? n_tiles : m_tiles;
-  const bool balanced = team <= kBalancedTeamMax;  // else even shares
-  idx bounds[kBalancedTeamMax + 1], units[kBalancedTeamMax];
-  double seconds[kBalancedTeamMax];
-  if (balanced) balanced_shares(team, split_tiles, bounds);
-  auto bound = [&](int t) { return balanced ? bounds[t] : split_tiles * t / team; };
   auto run_share = [&](int t) {
-    const auto start = std::chrono::steady_clock::now();
     idx i0 = 0, i1 = M, j0 = 0, j1 = N;
     if (split_n) {
-      j0 = std::min(N, bound(t) * arch.nr);
-      j1 = std::min(N, bound(t + 1) * arch.nr);
+      j0 = std::min(N, (n_tiles * t / team) * arch.nr);
+      j1 = std::min(N, (n_tiles * (t + 1) / team) * arch.nr);
     } else {
-      i0 = std::min(M, bound(t) * arch.mr);
-      i1 = std::min(M, bound(t + 1) * arch.mr);
+      i0 = std::min(M, (m_tiles * t / team) * arch.mr);
+      i1 = std::min(M, (m_tiles * (t + 1) / team) * arch.mr);
     }
     if (i0 < i1 && j0 < j1)
       gemm_rectangle(arch, trans_a, trans_b, K, alpha, A, lda, B, ldb, beta, C, ldc, epilogue,
                      i0, i1, j0, j1, *pool[t]);
-    if (balanced) {
-      units[t] = bounds[t + 1] - bounds[t];
-      seconds[t] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    }
   };
 
   if (team == 1) return run_share(0);
 #pragma omp parallel for num_threads(team) schedule(static, 1)
   for (int t = 0; t < team; ++t) run_share(t);
-  if (balanced) record_share_times(team, units, seconds);
 }
 
 template <class T>
