@@ -47,11 +47,19 @@ fi
 echo "built in $(( $(date +%s) - start )) s"
 cd "$out"  # import the installed package, not the source tree
 python -c "import deltaprop, deltaprop.cuda as c; print(deltaprop.build_info()); print(c.devices()); print('why not:', repr(c.why_unavailable()))"
+# How the modules were linked (a toolchain may link libstdc++ statically) and that they keep it private.
+for so in "$(python -c "import deltaprop, os; print(os.path.dirname(deltaprop.__file__))")"/_*.so; do
+  echo "$(basename "$so") needs: $(readelf -d "$so" 2>/dev/null | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p' | tr '\n' ' ')"
+done
+python -m pytest -q -p no:cacheprovider "$OLDPWD/tests/test_module_symbols.py" 2>&1 | tail -3
+[ "${PIPESTATUS[0]}" -eq 0 ] || symbols_status=1
+python -X faulthandler -c "import deltaprop; import torch; print('deltaprop first, then torch: ok')" 2>&1 | head -12
 
 echo "== cuda tests"
 python -m pytest -q -p no:cacheprovider -m cuda "$OLDPWD/tests/test_cuda.py" --junitxml cuda-tests.xml \
   -W "ignore::DeprecationWarning" ${PYTEST_ARGS:-} 2>&1 | tail -60
 tests_status=${PIPESTATUS[0]}
+[ -z "${symbols_status:-}" ] || tests_status=1
 echo "== the API, training and checkpoint suites with their models on the GPU (--device cuda)"
 python -m pytest -q -p no:cacheprovider --device cuda "$OLDPWD/tests/test_mlp_api.py" "$OLDPWD/tests/test_training.py" \
   "$OLDPWD/tests/test_checkpoint.py" "$OLDPWD/tests/test_fit_features.py" --junitxml device-tests.xml \

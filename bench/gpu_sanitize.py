@@ -11,6 +11,7 @@ targets = {
     "cross_entropy": rng.integers(0, 3, 37),
     "mse": rng.standard_normal((37, 3)),
     "binary_cross_entropy": (rng.random((37, 3)) > 0.5).astype(float),
+    "poisson": rng.poisson(1.5, (37, 3)).astype(float),
 }
 for dtype in ("float32", "float64"):
     for loss, y in targets.items():

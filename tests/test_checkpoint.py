@@ -96,7 +96,7 @@ CHILD = textwrap.dedent("""
             print("checkpointed", flush=True)
             time.sleep(60)
 
-    net = dp.MLP([6, 16, 2], seed=0)
+    net = dp.MLP([6, 16, 2], seed=0, device={device!r})
     net.fit(X, y, optimizer=_optimizer(), checkpoint={path!r}, checkpoint_every=1,
             callbacks=[hang_after_three], **FIT)
 """)
@@ -119,9 +119,11 @@ def _wait_for_line(proc, text, timeout=60):
     pytest.fail(f"child never printed {text!r}: {proc.stderr.read()}")
 
 
-def test_sigkill_then_resume_is_bitwise_identical(tmp_path):
+def test_sigkill_then_resume_is_bitwise_identical(tmp_path, request):
+    # The killed run trains on the device this suite runs on (`--device`), as the resumed one does.
     path = str(tmp_path / "killed.npz")
-    proc = _spawn(CHILD.format(tests=os.path.join(ROOT, "tests"), path=path))
+    device = request.config.getoption("--device")
+    proc = _spawn(CHILD.format(tests=os.path.join(ROOT, "tests"), path=path, device=device))
     try:
         _wait_for_line(proc, "checkpointed")
     finally:

@@ -11,7 +11,7 @@ import deltaprop as dp
 from deltaprop import cuda as dpcuda
 
 ACTIVATIONS = ["identity", "sigmoid", "tanh", "relu", "leaky_relu"]
-LOSSES = ["cross_entropy", "cross_entropy_probs", "mse", "binary_cross_entropy"]
+LOSSES = ["cross_entropy", "cross_entropy_probs", "mse", "binary_cross_entropy", "poisson"]
 SIZES = [6, 9, 7, 4]
 
 
@@ -36,6 +36,8 @@ def problem(loss, n=70, sizes=SIZES, seed=3):
         return X, p / p.sum(axis=1, keepdims=True)
     if loss == "mse":
         return X, rng.standard_normal((n, out))
+    if loss == "poisson":
+        return X, rng.poisson(1.5, (n, out)).astype(np.float64)
     return X, (rng.random((n, out)) > 0.5).astype(np.float64)
 
 

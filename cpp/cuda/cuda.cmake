@@ -60,6 +60,7 @@ if(DELTAPROP_CUDA_BUILT)
 
   pybind11_add_module(_cuda MODULE NO_EXTRAS cpp/cuda/bindings.cpp cpp/cuda/device_array.cpp)
   target_link_libraries(_cuda PRIVATE deltaprop_cuda_core)
+  deltaprop_keep_archive_symbols_private(_cuda)
   set_target_properties(_cuda PROPERTIES CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)
   get_filename_component(CUBLASLT_LIBRARY_DIR "${CUBLASLT_LIBRARY}" DIRECTORY)
   # The nvidia-cublas wheel installs beside deltaprop/ in site-packages.
