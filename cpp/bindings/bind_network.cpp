@@ -89,6 +89,21 @@ Precision precision_of(const Model<T>& net, const std::optional<std::string>& na
   }
 }
 
+// One (n, outputs) result of an inference method of the model (forward: logits, output: the
+// output activation's values), computed without the GIL.
+template <class T>
+Array<T> infer(const Model<T>& net, const Array<T>& X, const std::optional<std::string>& precision,
+               void (Model<T>::*method)(const T*, idx, T*, Precision) const) {
+  const idx n = checked_rows(net, X);
+  const Precision p = precision_of(net, precision);
+  Array<T> out({n, net.output_width()});
+  const T* x = X.data();
+  T* o = out.mutable_data();
+  py::gil_scoped_release nogil;
+  (net.*method)(x, n, o, p);
+  return out;
+}
+
 template <class T>
 py::array view(const Network<T>& net, const T* ptr, std::vector<py::ssize_t> shape, py::handle owner) {
   std::vector<py::ssize_t> strides(shape.size(), sizeof(T));
@@ -223,26 +238,10 @@ void bind_network_type(py::module_& m, const char* name) {
           "Precision of the products: 'fp32', or 'bf16' (float32 networks: bf16 products, float32 "
           "sums; parameters, gradients and updates stay float32).")
       .def("forward", [](const Net& self, Array<T> X, std::optional<std::string> precision) {
-        const Model<T>& net = self.model();
-        const idx n = checked_rows(net, X);
-        const Precision p = precision_of(net, precision);
-        Array<T> out({n, net.output_width()});
-        const T* x = X.data();
-        T* o = out.mutable_data();
-        py::gil_scoped_release nogil;
-        net.forward(x, n, o, p);
-        return out;
+        return infer(self.model(), X, precision, &Model<T>::forward);
       }, py::arg("X"), py::arg("precision") = py::none())
       .def("output", [](const Net& self, Array<T> X, std::optional<std::string> precision) {
-        const Model<T>& net = self.model();
-        const idx n = checked_rows(net, X);
-        const Precision p = precision_of(net, precision);
-        Array<T> out({n, net.output_width()});
-        const T* x = X.data();
-        T* o = out.mutable_data();
-        py::gil_scoped_release nogil;
-        net.output(x, n, o, p);
-        return out;
+        return infer(self.model(), X, precision, &Model<T>::output);
       }, py::arg("X"), py::arg("precision") = py::none())
       .def("activations", [](const Net& self, Array<T> X, std::optional<std::string> precision) {
         const Model<T>& net = self.model();

@@ -3,7 +3,7 @@ C-contiguous (row-strided where noted) and of the dtype in the function name; re
 written into the preallocated output arrays. Use deltaprop.kernels / deltaprop.MLP, which
 validate inputs, rather than these functions directly."""
 import enum
-from typing import Any, Optional, Sequence
+from typing import Any, Generic, Optional, Sequence, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -23,6 +23,7 @@ class Loss(enum.IntEnum):
     cross_entropy = 0
     mse = 1
     binary_cross_entropy = 2
+    poisson = 3
 
 class OptimizerKind(enum.IntEnum):
     """Optimizers; values are the ids saved in checkpoints."""
@@ -30,37 +31,39 @@ class OptimizerKind(enum.IntEnum):
     adam = 1
 
 def output_activation(loss: Loss | int) -> str:
-    """'softmax' (cross_entropy), 'identity' (mse) or 'sigmoid' (binary_cross_entropy)."""
+    """'softmax' (cross_entropy), 'identity' (mse), 'sigmoid' (binary_cross_entropy) or 'exp' (poisson)."""
 
-class Network_float32:
-    """A network of dense layers in one flat float32 parameter vector (layer by layer: W (out, in)
-    row-major, then b), with its training workspaces and optimizer state."""
+_F = TypeVar("_F", np.float32, np.float64)
+
+class _Network(Generic[_F]):
+    """A network of dense layers in one flat parameter vector of dtype _F (layer by layer: W (out,
+    in) row-major, then b), with its training workspaces and optimizer state."""
     def __init__(self, sizes: Sequence[int], activations: Sequence[Activation | int], loss: Loss | int, seed: int) -> None: ...
     num_params: int
     sizes: list[int]
-    def params(self) -> npt.NDArray[np.float32]: ...
-    def weight(self, arg0: int) -> npt.NDArray[np.float32]: ...
-    def bias(self, arg0: int) -> npt.NDArray[np.float32]: ...
+    def params(self) -> npt.NDArray[_F]: ...
+    def weight(self, arg0: int) -> npt.NDArray[_F]: ...
+    def bias(self, arg0: int) -> npt.NDArray[_F]: ...
     # inference (concurrent calls are safe)
     precision: str
     """'fp32', or 'bf16' (float32 networks): the precision of the products."""
-    def forward(self, X: npt.ArrayLike, precision: str | None = None) -> npt.NDArray[np.float32]: ...
-    def output(self, X: npt.ArrayLike, precision: str | None = None) -> npt.NDArray[np.float32]: ...
-    def activations(self, X: npt.ArrayLike, precision: str | None = None) -> list[npt.NDArray[np.float32]]: ...
+    def forward(self, X: npt.ArrayLike, precision: str | None = None) -> npt.NDArray[_F]: ...
+    def output(self, X: npt.ArrayLike, precision: str | None = None) -> npt.NDArray[_F]: ...
+    def activations(self, X: npt.ArrayLike, precision: str | None = None) -> list[npt.NDArray[_F]]: ...
     def evaluate_loss(self, X: npt.ArrayLike, labels: npt.ArrayLike | None, values: npt.ArrayLike | None, precision: str | None = None) -> float: ...
-    def evaluate(self, X: npt.ArrayLike, labels: npt.ArrayLike | None, values: npt.ArrayLike | None, precision: str | None = None) -> tuple[float, npt.NDArray[np.float32]]:
+    def evaluate(self, X: npt.ArrayLike, labels: npt.ArrayLike | None, values: npt.ArrayLike | None, precision: str | None = None) -> tuple[float, npt.NDArray[_F]]:
         """(mean loss without the L2 term, logits (n, out)) from one forward pass."""
     # gradients and updates (serialised on the network's training mutex)
-    def gradient(self, X: npt.ArrayLike, labels: npt.ArrayLike | None, values: npt.ArrayLike | None, l2: float, weights: npt.ArrayLike | None = None) -> tuple[float, npt.NDArray[np.float32]]:
+    def gradient(self, X: npt.ArrayLike, labels: npt.ArrayLike | None, values: npt.ArrayLike | None, l2: float, weights: npt.ArrayLike | None = None) -> tuple[float, npt.NDArray[_F]]:
         """(mean loss + l2/2 Σ‖W‖², its gradient in params() order); the parameters are unchanged."""
-    def loss_and_grad(self, X: npt.ArrayLike, labels: npt.ArrayLike | None, values: npt.ArrayLike | None, l2: float, weights: npt.ArrayLike | None = None) -> tuple[float, npt.NDArray[np.float32]]:
+    def loss_and_grad(self, X: npt.ArrayLike, labels: npt.ArrayLike | None, values: npt.ArrayLike | None, l2: float, weights: npt.ArrayLike | None = None) -> tuple[float, npt.NDArray[_F]]:
         """The former name of gradient."""
     def apply_gradient(self, grad: npt.ArrayLike, cfg: OptimizerConfig, mass: float | None = None) -> None:
         """One optimizer step from `grad`, the gradient of the data loss alone (gradient(l2=0),
         e.g. averaged over shards weighted by rows): adds the coupled L2 term cfg.l2 · W (over
         `mass`, the batch's rows or weight sum, when cfg.l2_per_sample), then clipping, decoupled
         weight decay and the update, exactly as train_step. `grad` itself is not modified."""
-    def tree_gradient(self, X: npt.ArrayLike, labels: npt.ArrayLike | None, values: npt.ArrayLike | None, weights: npt.ArrayLike | None, masses: npt.NDArray[np.float64], micro_batch: int, first: int, total: int, out: npt.NDArray[np.float32], stats: npt.NDArray[np.float64], bounds: npt.NDArray[np.int64] | None = None, places: npt.NDArray[np.int64] | None = None, mass_in_backprop: bool = False) -> None:
+    def tree_gradient(self, X: npt.ArrayLike, labels: npt.ArrayLike | None, values: npt.ArrayLike | None, weights: npt.ArrayLike | None, masses: npt.NDArray[np.float64], micro_batch: int, first: int, total: int, out: npt.NDArray[_F], stats: npt.NDArray[np.float64], bounds: npt.NDArray[np.int64] | None = None, places: npt.NDArray[np.int64] | None = None, mass_in_backprop: bool = False) -> None:
         """The gradient sums (mean-loss gradient times masses[i]) of the micro-batches first,
         first + 1, ... (micro_batch rows each of X, the last may hold fewer) added in the fixed
         tree over `total` micro-batches, into out: the largest whole subtrees inside them, left
@@ -68,11 +71,11 @@ class Network_float32:
         bounds[s])); stats (micro-batches, 2) receives (loss sum, mass). mass_in_backprop: each
         mass folded into backpropagation (no pass over the gradient; equal to rounding only).
         GIL released, nothing allocated, parameters unchanged."""
-    def apply_gradient_sum(self, grad_sum: npt.NDArray[np.float32], cfg: OptimizerConfig, mass: float) -> None:
+    def apply_gradient_sum(self, grad_sum: npt.NDArray[_F], cfg: OptimizerConfig, mass: float) -> None:
         """apply_gradient(grad_sum / mass, cfg, mass) without a copy: grad_sum is divided in place
         (scratch afterwards); mass > 0."""
-    def apply_gradient_sum_part(self, grad_part: npt.NDArray[np.float32], start: int, cfg: OptimizerConfig,
-                                mass: float, addend: Optional[npt.NDArray[np.float32]] = None) -> bool:
+    def apply_gradient_sum_part(self, grad_part: npt.NDArray[_F], start: int, cfg: OptimizerConfig,
+                                mass: float, addend: Optional[npt.NDArray[_F]] = None) -> bool:
         """apply_gradient_sum on parameters [start, start + len(grad_part)) alone, from grad_part
         (+ addend, rounded on its own), when the update is element by element (plain SGD, no L2
         term for this batch); counts the step. False (nothing changed) otherwise."""
@@ -85,58 +88,11 @@ class Network_float32:
     def set_optimizer_state(self, arg0: int, arg1: npt.ArrayLike, arg2: npt.ArrayLike, arg3: npt.ArrayLike) -> None: ...
     def reset_optimizer_state(self) -> None: ...
 
-class Network_float64:
-    """A network of dense layers in one flat float64 parameter vector (layer by layer: W (out, in)
-    row-major, then b), with its training workspaces and optimizer state."""
-    def __init__(self, sizes: Sequence[int], activations: Sequence[Activation | int], loss: Loss | int, seed: int) -> None: ...
-    num_params: int
-    sizes: list[int]
-    def params(self) -> npt.NDArray[np.float64]: ...
-    def weight(self, arg0: int) -> npt.NDArray[np.float64]: ...
-    def bias(self, arg0: int) -> npt.NDArray[np.float64]: ...
-    # inference (concurrent calls are safe)
-    precision: str
-    """'fp32', or 'bf16' (float32 networks): the precision of the products."""
-    def forward(self, X: npt.ArrayLike, precision: str | None = None) -> npt.NDArray[np.float64]: ...
-    def output(self, X: npt.ArrayLike, precision: str | None = None) -> npt.NDArray[np.float64]: ...
-    def activations(self, X: npt.ArrayLike, precision: str | None = None) -> list[npt.NDArray[np.float64]]: ...
-    def evaluate_loss(self, X: npt.ArrayLike, labels: npt.ArrayLike | None, values: npt.ArrayLike | None, precision: str | None = None) -> float: ...
-    def evaluate(self, X: npt.ArrayLike, labels: npt.ArrayLike | None, values: npt.ArrayLike | None, precision: str | None = None) -> tuple[float, npt.NDArray[np.float64]]:
-        """(mean loss without the L2 term, logits (n, out)) from one forward pass."""
-    # gradients and updates (serialised on the network's training mutex)
-    def gradient(self, X: npt.ArrayLike, labels: npt.ArrayLike | None, values: npt.ArrayLike | None, l2: float, weights: npt.ArrayLike | None = None) -> tuple[float, npt.NDArray[np.float64]]:
-        """(mean loss + l2/2 Σ‖W‖², its gradient in params() order); the parameters are unchanged."""
-    def loss_and_grad(self, X: npt.ArrayLike, labels: npt.ArrayLike | None, values: npt.ArrayLike | None, l2: float, weights: npt.ArrayLike | None = None) -> tuple[float, npt.NDArray[np.float64]]:
-        """The former name of gradient."""
-    def apply_gradient(self, grad: npt.ArrayLike, cfg: OptimizerConfig, mass: float | None = None) -> None:
-        """One optimizer step from `grad`, the gradient of the data loss alone (gradient(l2=0),
-        e.g. averaged over shards weighted by rows): adds the coupled L2 term cfg.l2 · W (over
-        `mass`, the batch's rows or weight sum, when cfg.l2_per_sample), then clipping, decoupled
-        weight decay and the update, exactly as train_step. `grad` itself is not modified."""
-    def tree_gradient(self, X: npt.ArrayLike, labels: npt.ArrayLike | None, values: npt.ArrayLike | None, weights: npt.ArrayLike | None, masses: npt.NDArray[np.float64], micro_batch: int, first: int, total: int, out: npt.NDArray[np.float64], stats: npt.NDArray[np.float64], bounds: npt.NDArray[np.int64] | None = None, places: npt.NDArray[np.int64] | None = None, mass_in_backprop: bool = False) -> None:
-        """The gradient sums (mean-loss gradient times masses[i]) of the micro-batches first,
-        first + 1, ... (micro_batch rows each of X, the last may hold fewer) added in the fixed
-        tree over `total` micro-batches, into out: the largest whole subtrees inside them, left
-        to right (rows of num_params, or segment s of node j at places[s] + j * (bounds[s + 1] -
-        bounds[s])); stats (micro-batches, 2) receives (loss sum, mass). mass_in_backprop: each
-        mass folded into backpropagation (no pass over the gradient; equal to rounding only).
-        GIL released, nothing allocated, parameters unchanged."""
-    def apply_gradient_sum(self, grad_sum: npt.NDArray[np.float64], cfg: OptimizerConfig, mass: float) -> None:
-        """apply_gradient(grad_sum / mass, cfg, mass) without a copy: grad_sum is divided in place
-        (scratch afterwards); mass > 0."""
-    def apply_gradient_sum_part(self, grad_part: npt.NDArray[np.float64], start: int, cfg: OptimizerConfig,
-                                mass: float, addend: Optional[npt.NDArray[np.float64]] = None) -> bool:
-        """apply_gradient_sum on parameters [start, start + len(grad_part)) alone, from grad_part
-        (+ addend, rounded on its own), when the update is element by element (plain SGD, no L2
-        term for this batch); counts the step. False (nothing changed) otherwise."""
-    def train_step(self, arg0: npt.ArrayLike, arg1: npt.ArrayLike | None, arg2: npt.ArrayLike | None, arg3: npt.ArrayLike | None, arg4: OptimizerConfig) -> float: ...
-    def train_step_sgd(self, arg0: npt.ArrayLike, arg1: npt.ArrayLike | None, arg2: npt.ArrayLike | None, arg3: float, arg4: float) -> float:
-        """The fused plain-SGD step: W := (1 - lr·l2) W - lr dW inside the dW product."""
-    def train_epoch(self, arg0: npt.ArrayLike, arg1: npt.ArrayLike | None, arg2: npt.ArrayLike | None, arg3: npt.ArrayLike | None, arg4: npt.ArrayLike | None, arg5: int, arg6: OptimizerConfig) -> float:
-        """One epoch (X, labels, values, weights, order, batch_size, cfg); plain SGD takes the fused step."""
-    def optimizer_state(self) -> dict[str, Any]: ...
-    def set_optimizer_state(self, arg0: int, arg1: npt.ArrayLike, arg2: npt.ArrayLike, arg3: npt.ArrayLike) -> None: ...
-    def reset_optimizer_state(self) -> None: ...
+class Network_float32(_Network[np.float32]):
+    """A network whose parameters, workspaces and optimizer state are float32."""
+
+class Network_float64(_Network[np.float64]):
+    """A network whose parameters, workspaces and optimizer state are float64."""
 
 class OptimizerConfig:
     def __init__(self) -> None: ...
