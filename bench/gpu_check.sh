@@ -19,6 +19,8 @@ echo "== environment ($(date -u +%FT%TZ))"
 nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv || echo "nvidia-smi failed"
 nvcc --version | tail -2
 "$python" -V
+g++ --version 2>/dev/null | head -1
+env | grep -E '^(CC|CXX|CFLAGS|CXXFLAGS|LDFLAGS|CMAKE_ARGS|CMAKE_[A-Z_]*FLAGS)=' || echo "no compiler or linker flags in the environment"
 "$python" -c "import torch; print('torch', torch.__version__, 'CUDA', torch.version.cuda, 'GPU', torch.cuda.is_available())" \
   || echo "torch: not importable"
 
