@@ -3,6 +3,7 @@ showing the latest loss, validation metrics and samples/s, or one plain line per
 is not installed. Shown only on a terminal (or in a notebook): a log file or a pipe stays quiet."""
 from __future__ import annotations
 
+import functools
 import sys
 from typing import Any, Optional, TextIO
 
@@ -32,7 +33,10 @@ def describe_epoch(history: History, samples_per_sec: float) -> str:
     return "  ".join(parts)
 
 
+@functools.lru_cache(maxsize=None)
 def _load_tqdm() -> Any:
+    """tqdm's bar class, or None; looked up once (a failed import is not cached by Python, and
+    every fit makes a reporter)."""
     try:
         from tqdm import tqdm
     except ImportError:
@@ -53,7 +57,7 @@ class EpochProgress:
         self.epochs = epochs
         self.stream = sys.stderr if stream is None else stream
         self.enabled = bool(enabled) and is_interactive(self.stream)
-        tqdm = _load_tqdm() if use_tqdm is not False else None
+        tqdm = _load_tqdm() if self.enabled and use_tqdm is not False else None
         self._bar = None
         if self.enabled and tqdm is not None:
             self._bar = tqdm(total=epochs, unit="epoch", file=self.stream, dynamic_ncols=True,
