@@ -82,3 +82,27 @@ def test_learning_rate_schedules_and_stopping_follow_scikit_learn_epoch_by_epoch
         assert ours.best_validation_score_ == pytest.approx(theirs.best_validation_score_)
     else:
         assert ours.best_loss_ == pytest.approx(theirs.best_loss_, rel=1e-9)
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+def test_invscaling_restarts_like_scikit_learn_across_warm_starts_and_partial_fits(digits, kind):
+    # scikit-learn makes a new optimizer per fit: its first epoch runs at learning_rate_init, later
+    # ones at learning_rate_init / (t_ + 1) ** power_t with t_ carried over by warm_start;
+    # partial_fit keeps the optimizer (and its decayed rate)
+    Xtr, _, ytr, _ = digits
+    X, y = Xtr[:400], ytr[:400]
+    if kind == "regressor":
+        y = y / 9.0
+    params = dict(hidden_layer_sizes=(16,), solver="sgd", learning_rate="invscaling", learning_rate_init=0.1,
+                  power_t=0.5, momentum=0.0, max_iter=4, tol=0.0, n_iter_no_change=100, random_state=0,
+                  batch_size=100, warm_start=True)
+    models = [(sk.MLPClassifier if kind == "classifier" else sk.MLPRegressor)(**params),
+              (dps.MLPClassifier if kind == "classifier" else dps.MLPRegressor)(dtype="float64", **params)]
+    for model in models:
+        model.fit(X, y)
+        model.fit(X, y)
+        model.partial_fit(X, y)
+        model.fit(X, y)
+    theirs, ours = models
+    assert ours.t_ == theirs.t_ == 400 * 13
+    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-9)

@@ -18,7 +18,8 @@ unless ``dtype`` says otherwise, which bf16 refuses) or "tf32" on a GPU. Needs t
 extra.
 
 The estimators train with deltaprop's own epoch driver (training/driver.py): scikit-learn's
-learning_rate options are optimizers.py's Constant / InvScaling / Adaptive schedules, its tol /
+learning_rate options are optimizers.py's Constant / InvScaling (restarted per fit, as scikit-learn's
+optimizer is) / Adaptive schedules, its tol /
 n_iter_no_change rule is training's NoImprovement stop rule (which lowers an 'adaptive' rate on
 a plateau before it stops), and its reshuffling of the previous epoch's order is the driver's row
 order. The core network is reached through `MLP.network` only.
@@ -58,6 +59,23 @@ _ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "
 _SKLEARN_NAMES = {core: name for name, core in _ACTIVATIONS.items()}
 _SOLVERS = ("lbfgs", "sgd", "adam")
 _SCHEDULES = ("constant", "invscaling", "adaptive")
+
+
+class _OptimizerInvScaling(InvScaling):
+    """'invscaling' as scikit-learn's SGD optimizer applies it: a new optimizer (every fit, warm
+    starts included) takes its first epoch at learning_rate_init; after that each epoch's rate is
+    learning_rate_init / (t_ + 1) ** power_t, t_ counting every row the estimator has seen (it
+    is not reset by a warm start). partial_fit keeps the optimizer, so it keeps decaying."""
+
+    def __init__(self, power_t: float = 0.5):
+        super().__init__(power_t)
+        self._first_epoch_done = False
+
+    def lr(self, base_lr: float, epoch: int, samples_seen: int) -> float:
+        if not self._first_epoch_done:
+            self._first_epoch_done = True
+            return base_lr
+        return super().lr(base_lr, epoch, samples_seen)
 _STOCHASTIC = ("sgd", "adam")
 # MLPRegressor's loss names -> the core's.
 _REGRESSION_LOSSES = {"squared_error": "mse", "poisson": "poisson"}
@@ -389,7 +407,7 @@ class _BaseMLP(BaseEstimator):
             return Adam(lr=self.learning_rate_init, beta1=self.beta_1, beta2=self.beta_2, eps=self.epsilon / scale)
         schedule: Schedule = Constant()
         if self.learning_rate == "invscaling":
-            schedule = InvScaling(power_t=self.power_t)
+            schedule = _OptimizerInvScaling(power_t=self.power_t)
         elif self.learning_rate == "adaptive":  # lowered by the stopping rule below, down to 1e-6
             schedule = Adaptive(patience=None, min_lr=1e-6 * scale)
         momentum = float(self.momentum)
