@@ -106,3 +106,41 @@ def test_invscaling_restarts_like_scikit_learn_across_warm_starts_and_partial_fi
     theirs, ours = models
     assert ours.t_ == theirs.t_ == 400 * 13
     np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-9)
+
+
+def _fit_accepts_sample_weight():
+    import inspect
+    return "sample_weight" in inspect.signature(sk.MLPRegressor.fit).parameters
+
+
+@pytest.mark.parametrize("case", ["multi-output", "multi-output-lbfgs", "weighted", "weighted-multi-output",
+                                  "weighted-classifier"])
+def test_loss_curve_equals_scikit_learn_for_several_outputs_and_sample_weights(case):
+    # scikit-learn's squared error averages over the outputs while its gradient sums over them, and
+    # it weighs each batch's loss by its rows even with sample weights: the reported losses (and
+    # the tol stop that reads them) must still be scikit-learn's, L2 term included
+    weighted = case.startswith("weighted")
+    if weighted and not _fit_accepts_sample_weight():
+        pytest.skip("this scikit-learn's MLPs take no sample_weight")
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 8))
+    if case == "weighted-classifier":
+        y = (X[:, 0] > 0).astype(int) + (X[:, 1] > 0)
+    elif case == "weighted":
+        y = X[:, :2].sum(axis=1)
+    else:
+        y = np.c_[X[:, :2].sum(axis=1), X[:, 2] - X[:, 3], X[:, 4]]
+    params = dict(hidden_layer_sizes=(16,), solver="lbfgs" if case.endswith("lbfgs") else "sgd", momentum=0.9,
+                  learning_rate_init=0.05, alpha=0.1, batch_size=64, max_iter=200, tol=1e-3, n_iter_no_change=2,
+                  random_state=0)
+    fit = dict(sample_weight=rng.random(300) + 0.5) if weighted else {}
+    theirs_cls, ours_cls = ((sk.MLPClassifier, dps.MLPClassifier) if case == "weighted-classifier"
+                            else (sk.MLPRegressor, dps.MLPRegressor))
+    theirs = theirs_cls(**params).fit(X, y, **fit)
+    ours = ours_cls(dtype="float64", **params).fit(X, y, **fit)
+    assert ours.n_iter_ == theirs.n_iter_
+    # L-BFGS's line searches carry the last bits of rounding further than SGD's steps do
+    assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-9 if params["solver"] == "sgd" else 1e-6)
+    if params["solver"] == "sgd":
+        assert theirs.n_iter_ < 200  # the tol stop decided it
+        np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-9)

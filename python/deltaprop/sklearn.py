@@ -50,7 +50,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 from . import vocabulary
 from .model import MLP
 from .optimizers import SGD, Adam, Adaptive, Constant, InvScaling, Optimizer, Schedule
-from .training import EpochDriver, NoImprovement, TrainingData
+from .training import BatchwiseEpoch, EpochDriver, NoImprovement, TrainingData, in_core_epoch
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -303,6 +303,26 @@ class _BaseMLP(BaseEstimator):
         """scikit-learn's gradients sum over the outputs where deltaprop's losses average."""
         return 1 if self._mlp.loss == "cross_entropy" else self.n_outputs_
 
+    @property
+    def _l2_left_out(self) -> float:
+        """The share of scikit-learn's L2 term that the core's loss value leaves out. Its squared
+        error averages over the outputs while its gradient sums over them: the core, on
+        l2 = alpha / n_outputs to take scikit-learn's steps, reports the squared error as
+        scikit-learn does but only 1 / n_outputs of the L2 term. Elsewhere the loss times
+        _loss_scale is scikit-learn's, L2 term included."""
+        scale = self._loss_scale
+        return 1.0 - 1.0 / scale if self._mlp.loss == "mse" and scale > 1 and self.alpha > 0 else 0.0
+
+    @property
+    def _report_scale(self) -> int:
+        """What the core's loss value is multiplied by to be scikit-learn's (see _l2_left_out)."""
+        return 1 if self._mlp.loss == "mse" else self._loss_scale
+
+    def _squared_weights(self) -> float:
+        """Σ‖W‖² over the layers' weights (not the biases): scikit-learn's L2 term's sum."""
+        return float(sum(np.sum(np.square(np.asarray(layer.W, dtype=np.float64)))
+                         for layer in self._mlp.network.layers))
+
     def _core_targets(self, Y: np.ndarray) -> Tuple[Optional[np.ndarray], Optional[np.ndarray]]:
         if self._mlp.loss == "cross_entropy":
             return np.ascontiguousarray(np.argmax(Y, axis=1), dtype=np.int64), None
@@ -326,10 +346,15 @@ class _BaseMLP(BaseEstimator):
         l2 = self.alpha / (mass * scale) if mass > 0 else 0.0
         net = self._mlp.network
 
+        report, left_out = self._report_scale, self._l2_left_out
+
         def loss_and_grad(theta: np.ndarray) -> Tuple[float, np.ndarray]:
             net.set_params(theta, allow_nonfinite=True)
             loss, grad = net.loss_and_grad(X, labels, values, l2, weights)
-            return scale * loss, scale * grad.astype(np.float64)
+            value = report * loss
+            if left_out:
+                value += left_out * 0.5 * self.alpha * self._squared_weights() / mass
+            return value, scale * grad.astype(np.float64)
 
         result = scipy.optimize.minimize(
             loss_and_grad, net.get_params().astype(np.float64), method="L-BFGS-B", jac=True,
@@ -377,12 +402,14 @@ class _BaseMLP(BaseEstimator):
         scale = self._loss_scale
         offset = self._loss_offset(Y, sample_weight)
         rule = self._stopping_rule(X_val, Y_val, w_val)
+        report = self._report_scale
         driver = EpochDriver(
             net, TrainingData(X, labels, values, self._weights(sample_weight)), optimizer=self._optimizer,
             schedule=self._optimizer.schedule, batch_size=batch, l2=self.alpha / scale, l2_per_sample=True,
             order=self._row_order(n) if self.shuffle else None, stop_rules=[rule],
-            callbacks=[lambda history: self._epoch_done(history, scale, n, offset)], on_divergence=None,
-            samples_seen=self.t_)
+            callbacks=[lambda history: self._epoch_done(report * history.train_loss[-1] + offset, n)],
+            run_epoch=self._run_epoch(weighted=sample_weight is not None),
+            on_divergence=None, samples_seen=self.t_)
         self.n_iter_ = 0   # as scikit-learn: each fit (and partial_fit) counts its own epochs
         driver.run(1 if incremental else self.max_iter)
         self._no_improvement_count = rule.count
@@ -454,10 +481,29 @@ class _BaseMLP(BaseEstimator):
             print(f"Setting learning rate to {schedule.lr(self._optimizer.lr, 0, 0) / self._loss_scale:f}")
         return lowered
 
-    def _epoch_done(self, history, scale: int, n: int, offset: float) -> None:
+    def _run_epoch(self, weighted: bool) -> Any:
+        """How the driver takes an epoch's steps: inside the core, unless scikit-learn's loss_curve_
+        needs the batches one by one. With sample weights it weighs each batch's loss by its rows
+        (the core, by its weight sum); where the core's loss leaves out part of the L2 term
+        (_l2_left_out), each batch's loss gets that share of alpha/2 Σ‖W‖² / batch mass at the
+        weights the batch starts from, as scikit-learn adds it. The steps are the core's either way."""
+        left_out = self._l2_left_out
+        if not weighted and not left_out:
+            return in_core_epoch
+        core_step = BatchwiseEpoch().step
+
+        def step(network, batch, config) -> float:
+            extra = 0.0
+            if left_out:  # at the weights before the step
+                mass = float(batch.n) if batch.weights is None else float(np.sum(batch.weights, dtype=np.float64))
+                extra = left_out * 0.5 * self.alpha * self._squared_weights() / mass if mass > 0 else 0.0
+            return core_step(network, batch, config) + extra
+        return BatchwiseEpoch(step, by_rows=True)
+
+    def _epoch_done(self, loss: float, n: int) -> None:
         self.n_iter_ += 1
         self.t_ += n
-        self.loss_ = scale * history.train_loss[-1] + offset
+        self.loss_ = loss
         self.loss_curve_.append(self.loss_)
         if self.verbose:
             print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")

@@ -86,10 +86,13 @@ def _core_step(network: Network, batch: TrainingData, config: Any) -> float:
 class BatchwiseEpoch:
     """The epoch's batches gathered in Python, `step(network, batch, config) -> batch loss` for
     each (default: the core's train_step, which gives what in_core_epoch gives). The epoch's
-    loss is the mean over rows, batches weighted by their rows (or weight sums)."""
+    loss is the mean over rows, batches weighted by their rows (or weight sums; by_rows: by their
+    rows even with sample weights, as scikit-learn's loss_curve_ is)."""
 
-    def __init__(self, step: Optional[Callable[[Network, TrainingData, Any], float]] = None):
+    def __init__(self, step: Optional[Callable[[Network, TrainingData, Any], float]] = None, *,
+                 by_rows: bool = False):
         self.step = _core_step if step is None else step
+        self.by_rows = by_rows
 
     def __call__(self, network: Network, data: TrainingData, order: Optional[np.ndarray], batch_size: int,
                  config: Any) -> float:
@@ -97,7 +100,8 @@ class BatchwiseEpoch:
         for r0 in range(0, data.n, batch_size):
             rows = slice(r0, r0 + batch_size) if order is None else order[r0:r0 + batch_size]
             batch = TrainingData(*(None if a is None else np.ascontiguousarray(a[rows]) for a in data))
-            batch_mass = float(batch.n) if batch.weights is None else float(np.sum(batch.weights, dtype=np.float64))
+            batch_mass = (float(batch.n) if batch.weights is None or self.by_rows
+                          else float(np.sum(batch.weights, dtype=np.float64)))
             total += float(self.step(network, batch, config)) * batch_mass
             mass += batch_mass
         return total / mass if mass > 0 else 0.0
