@@ -59,6 +59,9 @@ _ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "
 _SKLEARN_NAMES = {core: name for name, core in _ACTIVATIONS.items()}
 _SOLVERS = ("lbfgs", "sgd", "adam")
 _SCHEDULES = ("constant", "invscaling", "adaptive")
+_STOCHASTIC = ("sgd", "adam")
+# MLPRegressor's loss names -> the core's.
+_REGRESSION_LOSSES = {"squared_error": "mse", "poisson": "poisson"}
 
 
 class _OptimizerInvScaling(InvScaling):
@@ -76,9 +79,6 @@ class _OptimizerInvScaling(InvScaling):
             self._first_epoch_done = True
             return base_lr
         return super().lr(base_lr, epoch, samples_seen)
-_STOCHASTIC = ("sgd", "adam")
-# MLPRegressor's loss names -> the core's.
-_REGRESSION_LOSSES = {"squared_error": "mse", "poisson": "poisson"}
 
 
 def _check_stochastic(est: "_BaseMLP") -> bool:
@@ -318,10 +318,13 @@ class _BaseMLP(BaseEstimator):
         """What the core's loss value is multiplied by to be scikit-learn's (see _l2_left_out)."""
         return 1 if self._mlp.loss == "mse" else self._loss_scale
 
-    def _squared_weights(self) -> float:
-        """Σ‖W‖² over the layers' weights (not the biases): scikit-learn's L2 term's sum."""
-        return float(sum(np.sum(np.square(np.asarray(layer.W, dtype=np.float64)))
-                         for layer in self._mlp.network.layers))
+    def _l2_term_left_out(self, mass: float) -> float:
+        """The left-out share (_l2_left_out) of scikit-learn's L2 term alpha/2 Σ‖W‖² / mass at the
+        weights as they are now (weights only, not the biases)."""
+        if mass <= 0:
+            return 0.0
+        squares = sum(np.sum(np.square(np.asarray(layer.W, dtype=np.float64))) for layer in self._mlp.network.layers)
+        return self._l2_left_out * 0.5 * self.alpha * float(squares) / mass
 
     def _core_targets(self, Y: np.ndarray) -> Tuple[Optional[np.ndarray], Optional[np.ndarray]]:
         if self._mlp.loss == "cross_entropy":
@@ -351,9 +354,7 @@ class _BaseMLP(BaseEstimator):
         def loss_and_grad(theta: np.ndarray) -> Tuple[float, np.ndarray]:
             net.set_params(theta, allow_nonfinite=True)
             loss, grad = net.loss_and_grad(X, labels, values, l2, weights)
-            value = report * loss
-            if left_out:
-                value += left_out * 0.5 * self.alpha * self._squared_weights() / mass
+            value = report * loss + (self._l2_term_left_out(mass) if left_out else 0.0)
             return value, scale * grad.astype(np.float64)
 
         result = scipy.optimize.minimize(
@@ -496,7 +497,7 @@ class _BaseMLP(BaseEstimator):
             extra = 0.0
             if left_out:  # at the weights before the step
                 mass = float(batch.n) if batch.weights is None else float(np.sum(batch.weights, dtype=np.float64))
-                extra = left_out * 0.5 * self.alpha * self._squared_weights() / mass if mass > 0 else 0.0
+                extra = self._l2_term_left_out(mass)
             return core_step(network, batch, config) + extra
         return BatchwiseEpoch(step, by_rows=True)
 
