@@ -70,6 +70,22 @@ def dp_steps(sizes, batches, precision):
     return dp_step
 
 
+def torch_steps(sizes, batches, precision):
+    """One PyTorch SGD epoch over `batches` (zero_grad, forward, backward, step per batch)."""
+    model, loss_fn = torch_model(sizes), torch.nn.CrossEntropyLoss()
+    opt = torch.optim.SGD(model.parameters(), lr=LR)
+    tb = [(torch.from_numpy(xb), torch.from_numpy(yb)) for xb, yb in batches]
+
+    def torch_epoch():
+        for xb, yb in tb:
+            opt.zero_grad()
+            with torch_autocast(precision):
+                loss = loss_fn(model(xb), yb)
+            loss.backward()
+            opt.step()
+    return torch_epoch
+
+
 def torch_autocast(precision):
     """The context PyTorch computes in: bf16 autocast (its mixed precision: bf16 matrix products,
     float32 weights) or nothing."""
@@ -89,18 +105,7 @@ def contestants(sizes, b, X, y, precision="fp32"):
     if precision != "fp32":
         out["dp32_step"] = dp_steps(sizes, batches, "fp32")
     if torch is not None:
-        model, loss_fn = torch_model(sizes), torch.nn.CrossEntropyLoss()
-        opt = torch.optim.SGD(model.parameters(), lr=LR)
-        tb = [(torch.from_numpy(xb), torch.from_numpy(yb)) for xb, yb in batches]
-
-        def torch_epoch():
-            for xb, yb in tb:
-                opt.zero_grad()
-                with torch_autocast(precision):
-                    loss = loss_fn(model(xb), yb)
-                loss.backward()
-                opt.step()
-        out["torch"] = torch_epoch
+        out["torch"] = torch_steps(sizes, batches, precision)
     if MLPClassifier is not None and precision == "fp32":
         clf = MLPClassifier(hidden_layer_sizes=tuple(sizes[1:-1]), activation="relu", solver="sgd",
                             momentum=0.0, learning_rate_init=LR, learning_rate="constant",
@@ -185,27 +190,43 @@ def latency(args):
 
 
 def scaling(args):
-    """deltaprop train_step samples/s at 1 vs N threads (N = max(2, --threads)), batch 128."""
+    """train_step samples/s at 1 vs N threads (N = max(2, --threads)), batch 128: deltaprop, and
+    PyTorch in the same interleaved rounds as the yardstick of what this machine's cores give
+    (shared caches, memory, turbo and a hypervisor's other guests cap every library's scaling)."""
     b, n, nt = 128, 4096, max(2, args.threads)
     sizes = TINY if args.tiny else MNIST
     if args.tiny:
         b, n = 8, 64
     X, y = dataset(sizes, n)
-    step = dp_steps(sizes, [(X[i:i + b], y[i:i + b]) for i in range(0, n, b)], args.precision)
+    batches = [(X[i:i + b], y[i:i + b]) for i in range(0, n, b)]
+    runners = {"dp": dp_steps(sizes, batches, args.precision)}
+    if torch is not None:
+        runners["torch"] = torch_steps(sizes, batches, args.precision)
+
+    def threads(k):
+        def setup():
+            dp.set_num_threads(k)
+            if torch is not None:
+                torch.set_num_threads(k)
+        return setup
 
     def measure():
         with C.OtherLoad() as load:
-            s = C.interleaved({"1": {"fn": step, "setup": lambda: dp.set_num_threads(1)},
-                               str(nt): {"fn": step, "setup": lambda: dp.set_num_threads(nt)}},
+            s = C.interleaved({f"{name} {k}": {"fn": fn, "setup": threads(k)}
+                               for name, fn in runners.items() for k in (1, nt)},
                               args.rounds, 0.01 if args.tiny else 0.1 if args.quick else 0.3)
-        dp.set_num_threads(args.threads)
-        return {"bench": "mlp_threads", "net": str(sizes), "batch": b, "threads": nt, "precision": args.precision,
-                "samples_s_1": n / C.median(s["1"]), "samples_s_n": n / C.median(s[str(nt)]),
-                "speedup": C.ratio(s["1"], s[str(nt)]), "other_load": load.share}
+        threads(args.threads)()
+        r = {"bench": "mlp_threads", "net": str(sizes), "batch": b, "threads": nt, "precision": args.precision,
+             "samples_s_1": n / C.median(s["dp 1"]), "samples_s_n": n / C.median(s[f"dp {nt}"]),
+             "speedup": C.ratio(s["dp 1"], s[f"dp {nt}"]), "other_load": load.share}
+        if "torch" in runners:
+            r["torch_speedup"] = C.ratio(s["torch 1"], s[f"torch {nt}"])
+        return r
     r = C.least_disturbed(measure, tries=1 if args.quick else 3)
-    C.say(f"## deltaprop thread scaling, train_step, {sizes}, batch {b}, {args.precision}")
-    C.table([r], [("samples_s_1", "1 thread/s", "{:,.0f}"), ("samples_s_n", f"{nt} threads/s", "{:,.0f}"),
-                  ("speedup", "speed-up", "{:.2f}"), ("other_load", "others", "{:.0%}")])
+    C.say(f"## thread scaling, train_step, {sizes}, batch {b}, {args.precision}")
+    C.table([r], [("samples_s_1", "dp 1 thread/s", "{:,.0f}"), ("samples_s_n", f"dp {nt} threads/s", "{:,.0f}"),
+                  ("speedup", "dp speed-up", "{:.2f}"), ("torch_speedup", "torch speed-up", "{:.2f}"),
+                  ("other_load", "others", "{:.0%}")])
     return [r]
 
 
