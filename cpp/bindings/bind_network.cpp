@@ -34,8 +34,8 @@ const T* checked_weights(const std::optional<Array<T>>& weights, idx n) {
   return weights->data();
 }
 
-template <class T>
-py::array_t<T> copy_of(const std::vector<T>& v) {
+template <class T, class Alloc>
+py::array_t<T> copy_of(const std::vector<T, Alloc>& v) {
   py::array_t<T> out(py::ssize_t(v.size()));
   std::copy(v.begin(), v.end(), out.mutable_data());
   return out;

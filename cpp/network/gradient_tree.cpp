@@ -62,7 +62,7 @@ template <class T>
 T* GradientTree<T>::level(std::size_t l) {
   // Growing the outer vector moves the inner ones, whose memory (and pointers into it) stays.
   while (levels_.size() <= l) levels_.emplace_back();
-  std::vector<T>& buffer = levels_[l];
+  AlignedVector<T>& buffer = levels_[l];
   const std::size_t count = std::size_t(model_->num_params());
   if (buffer.size() != count) buffer.assign(count, T(0));
   return buffer.data();

@@ -76,7 +76,7 @@ class GradientTree {
   Trainer<T>* trainer_ = nullptr;
   const MicroBatches<T>* batch_ = nullptr;
   double* stats_ = nullptr;
-  std::vector<std::vector<T>> levels_;  // one gradient per tree level: reused, never shrunk
+  std::vector<AlignedVector<T>> levels_;  // one gradient per tree level: reused, never shrunk
 };
 
 }  // namespace dp

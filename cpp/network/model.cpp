@@ -92,7 +92,7 @@ void Model<T>::output_transform(T* logits, idx n) const {
 template <class T>
 void Model<T>::forward_one_sample(const T* x, T* logits) const {
   const std::size_t widest = std::size_t(*std::max_element(sizes_.begin() + 1, sizes_.end()));
-  std::vector<T> ping(widest), pong(widest);
+  AlignedVector<T> ping(widest), pong(widest);
   double flops = 0;
   for (idx l = 0; l < num_layers(); ++l) flops += 2.0 * double(sizes_[l]) * double(sizes_[l + 1]);
   run_team(gemv_team<T>(flops), [&](int t, int team) {
@@ -119,7 +119,7 @@ void Model<T>::forward(const T* X, idx n, T* logits, Precision p) const {
   // checking the cached panels (one read of the weights) and reading them too.
   const auto panels = inference_panels(n > kFewRows ? p : Precision::Fp32);
   const idx widest = *std::max_element(sizes_.begin(), sizes_.end());
-  std::vector<T> ping(std::size_t(std::min(n, kInferenceChunk) * widest)), pong(ping.size());
+  AlignedVector<T> ping(std::size_t(std::min(n, kInferenceChunk) * widest)), pong(ping.size());
   for (idx r0 = 0; r0 < n; r0 += kInferenceChunk) {
     const idx rows = std::min(kInferenceChunk, n - r0);
     const T* in = X + r0 * input_width();

@@ -104,7 +104,7 @@ class Model {
   std::vector<idx> sizes_;
   std::vector<Act> acts_;
   LossKind loss_;
-  std::vector<T> params_;
+  AlignedVector<T> params_;
   std::vector<idx> w_off_;
   Precision precision_ = Precision::Fp32;
   Bf16InferenceWeights bf16_weights_;  // used by float models only

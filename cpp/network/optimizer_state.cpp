@@ -124,9 +124,9 @@ void OptimizerState<T>::set(idx num_params, std::int64_t steps, std::vector<T> v
       throw std::invalid_argument("optimizer state: expected empty or num_params values");
   if (steps < 0) throw std::invalid_argument("optimizer state: steps must be >= 0");
   steps_ = steps;
-  velocity_ = std::move(velocity);
-  adam_m_ = std::move(m);
-  adam_v_ = std::move(v);
+  velocity_.assign(velocity.begin(), velocity.end());
+  adam_m_.assign(m.begin(), m.end());
+  adam_v_.assign(v.begin(), v.end());
 }
 
 template <class T>

@@ -45,9 +45,9 @@ class OptimizerState {
 
   // For checkpoints: steps taken, velocity / Adam moments (empty until used).
   std::int64_t steps() const { return steps_; }
-  const std::vector<T>& velocity() const { return velocity_; }
-  const std::vector<T>& adam_m() const { return adam_m_; }
-  const std::vector<T>& adam_v() const { return adam_v_; }
+  const AlignedVector<T>& velocity() const { return velocity_; }
+  const AlignedVector<T>& adam_m() const { return adam_m_; }
+  const AlignedVector<T>& adam_v() const { return adam_v_; }
   // Each vector must be empty or hold num_params values.
   void set(idx num_params, std::int64_t steps, std::vector<T> velocity, std::vector<T> m,
            std::vector<T> v);
@@ -56,7 +56,7 @@ class OptimizerState {
  private:
   void apply_adam_fused(Model<T>& model, const T* grad, const OptimConfig& cfg, T l2);
 
-  std::vector<T> velocity_, adam_m_, adam_v_;  // (num_params) each, or empty
+  AlignedVector<T> velocity_, adam_m_, adam_v_;  // (num_params) each, or empty
   std::int64_t steps_ = 0;
 };
 

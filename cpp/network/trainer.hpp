@@ -40,8 +40,8 @@ class Trainer {
 
  private:
   BackpropWorkspace<T> ws_;
-  std::vector<T> grad_;                      // (num_params) gradient of the non-fused steps
-  std::vector<T> batch_x_, batch_values_, batch_weights_;  // gathered rows of a shuffled batch
+  AlignedVector<T> grad_;                      // (num_params) gradient of the non-fused steps
+  AlignedVector<T> batch_x_, batch_values_, batch_weights_;  // gathered rows of a shuffled batch
   std::vector<std::int64_t> batch_labels_;
 };
 

@@ -36,7 +36,7 @@ class BackpropWorkspace {
 
  private:
   idx rows_ = 0;  // capacity in rows
-  std::vector<T> acts_, delta_a_, delta_b_, db_;
+  AlignedVector<T> acts_, delta_a_, delta_b_, db_;
   std::vector<idx> act_off_;
 };
 
