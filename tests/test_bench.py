@@ -162,3 +162,18 @@ def test_checkout_scripts_are_wrappers_of_the_package(script):
                             text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "--tiny" in result.stdout and "--threads" in result.stdout
+
+
+def test_save_keeps_an_earlier_result_of_the_same_day(tmp_path):
+    from argparse import Namespace
+
+    from deltaprop.bench import _common
+    args = Namespace(json=False, save=str(tmp_path), threads=1, bench_name="mlp")
+    _common.emit_json(args, [{"bench": "mlp_train", "run": 1}])
+    first = sorted(tmp_path.iterdir())
+    assert len(first) == 1 and first[0].name.endswith(".json") and "-mlp-" in first[0].name
+    _common.emit_json(args, [{"bench": "mlp_train", "run": 2}])
+    files = sorted(tmp_path.iterdir(), key=lambda p: p.stat().st_mtime_ns)
+    assert len(files) == 2  # the second run got a name of its own
+    runs = {p.name: json.loads(p.read_text())[-1]["run"] for p in files}
+    assert runs[first[0].name] == 1 and sorted(runs.values()) == [1, 2]

@@ -270,7 +270,11 @@ def emit_json(args, rows: list) -> None:
         name = re.sub(r"[^A-Za-z0-9]+", "-", cpu_model()).strip("-") or "cpu"
         bench = getattr(args, "bench_name", "bench")
         os.makedirs(args.save, exist_ok=True)
-        path = os.path.join(args.save, f"{name}-{bench}-{time.strftime('%Y-%m-%d')}.json")
-        with open(path, "w") as fh:
+        stem = os.path.join(args.save, f"{name}-{bench}-{time.strftime('%Y-%m-%d')}")
+        path, n = f"{stem}.json", 1
+        while os.path.exists(path):  # a later run that day keeps the earlier ones
+            n += 1
+            path = f"{stem}-{n}.json"
+        with open(path, "x") as fh:
             json.dump(out, fh, indent=1, default=str)
         say(f"# saved {path}")
