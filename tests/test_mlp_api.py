@@ -638,3 +638,13 @@ def test_float32_and_float64_agree(rng):
         l64 = n64.train_step(X, y, lr=0.1)
         assert l32 == pytest.approx(l64, rel=1e-4)
     np.testing.assert_allclose(n32.get_params(), n64.get_params(), rtol=1e-3, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("sizes", [[3, 2], [784, 512, 512, 10], [20, 7, 5, 3]])
+def test_parameters_start_on_a_cache_line(sizes, dtype):
+    # Every layer's W follows whole, aligned rows only if the flat vector itself starts on a
+    # 64-byte boundary (the kernels' vector loads of a row must not straddle two lines).
+    net = dp.MLP(sizes, seed=0, dtype=dtype)
+    assert net.network._params.ctypes.data % 64 == 0
+    assert net.get_params().size == net.num_params

@@ -25,7 +25,9 @@ struct AlignedAllocator {
   AlignedAllocator(const AlignedAllocator<U>&) noexcept {}
   T* allocate(std::size_t count) {
     if (count > std::size_t(-1) / sizeof(T) - kAlignment) throw std::bad_alloc();
-    const std::size_t bytes = (count * sizeof(T) + kAlignment - 1) / kAlignment * kAlignment;
+    // aligned_alloc wants a whole number of alignments, and may return null for zero bytes
+    const std::size_t bytes =
+        count == 0 ? kAlignment : (count * sizeof(T) + kAlignment - 1) / kAlignment * kAlignment;
     void* p = std::aligned_alloc(kAlignment, bytes);
     if (!p) throw std::bad_alloc();
     return static_cast<T*>(p);
@@ -53,11 +55,9 @@ class ScratchBuffer {
 
   T* reserve(std::size_t count) {
     if (count > capacity_) {
-      std::size_t bytes = ((count * sizeof(T) + 63) / 64) * 64;
-      void* fresh = std::aligned_alloc(64, bytes);
-      if (!fresh) throw std::bad_alloc();
+      T* fresh = AlignedAllocator<T>().allocate(count);
       std::free(data_);
-      data_ = static_cast<T*>(fresh);
+      data_ = fresh;
       capacity_ = count;
     }
     return data_;
