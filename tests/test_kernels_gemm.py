@@ -180,6 +180,32 @@ def test_gemm_results_do_not_depend_on_thread_count(rng, dtype):
     np.testing.assert_array_equal(one, two)
 
 
+@pytest.mark.parametrize("trans_a", [False, True], ids=["N", "T"])
+@pytest.mark.parametrize("k,n", [(64, 17), (65, 1), (200, 784), (513, 130), (1024, 784), (700, 300)])
+def test_one_row_products_do_not_depend_on_thread_count(rng, dtype, trans_a, k, n):
+    # C = a B with one row of a: past 64 rows of B, fixed blocks of rows give partial rows that
+    # are added in block order, whoever computed them.
+    a = randn(rng, (k, 1) if trans_a else (1, k), dtype)
+    B = randn(rng, (k, n), dtype)
+    start = randn(rng, (1, n), dtype)
+    old = dp.get_num_threads()
+    results = []
+    try:
+        for threads in (1, 2):
+            dp.set_num_threads(threads)
+            out = start.copy()
+            K.gemm(a, B, trans_a=trans_a, alpha=0.5, beta=-1.5, out=out)
+            results.append((K.gemm(a, B, trans_a=trans_a), out))
+    finally:
+        dp.set_num_threads(old)
+    (plain1, acc1), (plain2, acc2) = results
+    np.testing.assert_array_equal(plain1, plain2)
+    np.testing.assert_array_equal(acc1, acc2)
+    row = a.astype(np.float64).reshape(1, k)
+    assert_close(plain1, row @ B.astype(np.float64), dtype, k=k)
+    assert_close(acc1, 0.5 * (row @ B.astype(np.float64)) - 1.5 * start.astype(np.float64), dtype, k=k)
+
+
 # ------------------------------------------------------------------------------------------ gemv
 GEMV_SHAPES = [(1, 1), (7, 13), (13, 7), (67, 131), (1, 500), (500, 1), (257, 513)]
 
