@@ -191,8 +191,9 @@ static void gemm_row_blocks(const GemmArch<T>& arch, idx N, idx K, T alpha, cons
 
 // M == 1 (a batch-1 layer, or a GEMV): C = a Bᵀ as dot products against the rows of B; C = a B
 // (a read in place with its stride when A is transposed) streaming B's rows whole into
-// accumulators in L1. Threads split the columns in whole tiles (multiples of the vector width),
-// so no column's arithmetic depends on the split.
+// accumulators in L1, in row blocks past kRowBlock rows (gemm_row_blocks). Otherwise threads split
+// the columns in whole tiles (multiples of the vector width), so no column's arithmetic depends
+// on the split.
 template <class T>
 static bool gemm_row(const GemmArch<T>& arch, bool trans_a, bool trans_b, idx N, idx K, T alpha,
                      const T* A, idx lda, const T* B, idx ldb, T beta, T* C,
