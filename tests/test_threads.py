@@ -38,6 +38,25 @@ def test_many_threads_predicting_with_one_model_agree(rng):
         np.testing.assert_array_equal(result, expected)
 
 
+def test_threads_predicting_single_samples_with_models_of_different_widths_agree(rng):
+    """One-sample inference keeps its hidden outputs in the calling thread's scratch, which grows
+    for a wider model: interleaved models and threads must each get their own sample's values."""
+    models = [dp.MLP([300, 517, 263, 10], seed=1), dp.MLP([300, 40, 3], seed=2),
+              dp.MLP([300, 1030, 7], activation="tanh", seed=3)]
+    X = rng.standard_normal((24, 300)).astype(np.float32)
+    expected = [np.concatenate([m.predict_proba(X[i:i + 1]) for i in range(len(X))]) for m in models]
+    for m, one_at_a_time in zip(models, expected):  # the one-sample path agrees with the batch path
+        np.testing.assert_allclose(one_at_a_time, m.predict_proba(X), rtol=2e-5, atol=1e-6)
+
+    def predict(task):
+        i, k = divmod(task, len(models))
+        return k, i, models[k].predict_proba(X[i:i + 1])
+
+    with ThreadPoolExecutor(6) as pool:
+        for k, i, row in pool.map(predict, range(len(X) * len(models))):
+            np.testing.assert_array_equal(row[0], expected[k][i])
+
+
 def test_training_one_model_while_predicting_with_another(rng):
     X, y = _data(rng)
     trained, serving = dp.MLP([32, 64, 5], seed=1), dp.MLP([32, 64, 5], seed=2)
