@@ -118,6 +118,35 @@ def test_forward_matches_the_bf16_reference(level):
         np.testing.assert_allclose(a, w, rtol=2e-3, atol=2e-3)
 
 
+def test_one_sample_runs_its_own_path_in_bf16(level):
+    """One sample goes through every layer in one team of threads, each rounding its share of the
+    weights as it streams them: the bf16 reference's values, the rows of a few-row call bit for bit
+    (the same dot kernel), and the same bits for 1 and 2 threads (a net worth two)."""
+    sizes = [300, 517, 263, 10]
+    core = make_core(seed=5, sizes=sizes)
+    X = np.random.default_rng(6).standard_normal((3, sizes[0])).astype(np.float32)
+    acts, a = [], X[:1].astype(np.float64)
+    for i in range(len(sizes) - 1):
+        W, b = core.weight(i).astype(np.float32), core.bias(i).astype(np.float64)
+        z = product(a.astype(np.float32), W.T) + b
+        a = np.maximum(z, 0.0) if i + 2 < len(sizes) else z
+    old = dp.get_num_threads()
+    try:
+        outputs = []
+        for threads in (1, 2):
+            dp.set_num_threads(threads)
+            outputs.append(core.forward(X[:1], "bf16"))
+        few_rows = core.forward(X, "bf16")
+    finally:
+        dp.set_num_threads(old)
+    np.testing.assert_allclose(outputs[0], a, rtol=2e-3, atol=2e-3)
+    assert np.abs(outputs[0] - core.forward(X[:1])).max() > 1e-5  # the products did round
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+    np.testing.assert_array_equal(outputs[0][0], few_rows[0])
+    with pytest.raises(ValueError, match="precision: 'bf16' applies to float32 models"):
+        make_core(dtype="float64", sizes=sizes).forward(X[:1].astype(np.float64), "bf16")
+
+
 @pytest.mark.parametrize("act", list(ACTS))
 def test_gradient_matches_the_bf16_reference(level, act):
     core = make_core(seed=3, act=act)

@@ -53,11 +53,16 @@ void Model<T>::set_precision(Precision p) {
 // ------------------------------------------------------------------------------- inference
 
 template <class T>
+void Model<T>::require_precision(Precision p) const {
+  if (!std::is_same_v<T, float> && p == Precision::Bf16)
+    throw std::invalid_argument("precision: 'bf16' applies to float32 models, this one is float64");
+}
+
+template <class T>
 std::shared_ptr<const Bf16InferenceWeights::Panels> Model<T>::inference_panels(Precision p) const {
+  require_precision(p);
   if constexpr (std::is_same_v<T, float>) {
     if (p == Precision::Bf16) return bf16_weights_.get(params_.data(), num_params(), sizes_, w_off_);
-  } else if (p == Precision::Bf16) {
-    throw std::invalid_argument("precision: 'bf16' applies to float32 models, this one is float64");
   }
   return nullptr;
 }
@@ -85,12 +90,31 @@ void Model<T>::output_transform(T* logits, idx n) const {
   }
 }
 
+namespace {
+
+// Thread t's share of one sample through a layer (K inputs, N outputs): its columns of
+// out = g(W in + b), in bf16 products through `bf16` (float32 models) or, if null, in T.
+template <class T>
+void one_sample_columns(int t, int team, idx K, idx N, const T* in, const T* W, T* out,
+                        const GemmEpilogue<T>& ep, const GemmBf16Arch* bf16) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (bf16)
+      return gemv_columns_bf16(*bf16, gemv_split_bf16(*bf16, N, t, team),
+                               gemv_split_bf16(*bf16, N, t + 1, team), K, in, W, K, out, &ep);
+  }
+  gemv_columns(gemv_split<T>(N, t, team), gemv_split<T>(N, t + 1, team), K, in, W, K, out, &ep);
+}
+
+}  // namespace
+
 // A single sample is memory-bound: each layer reads its weights once. Every layer's outputs are
 // split among the threads of one parallel region, the same outputs on every call, so each core
 // reads its share of the weights from its own L2; a barrier between layers costs less than a
-// fork/join per layer. Each output is one dot product whatever the split (bitwise the same).
+// fork/join per layer. Each output is one dot product whatever the split (bitwise the same). In
+// bf16 the weights are rounded in registers as they stream (the cached bf16 panels would cost a
+// read of every weight to check first).
 template <class T>
-void Model<T>::forward_one_sample(const T* x, T* logits) const {
+void Model<T>::forward_one_sample(const T* x, T* logits, const GemmBf16Arch* bf16) const {
   // The two hidden-output buffers come from the calling thread's scratch: allocating them took
   // ~0.8 us of a ~20 us call.
   constexpr std::size_t kLine = 64 / sizeof(T);
@@ -110,8 +134,7 @@ void Model<T>::forward_one_sample(const T* x, T* logits) const {
       ep.bias = params_.data() + bias_offset(l);
       ep.act = acts_[l];
       const idx n_out = sizes_[l + 1];
-      gemv_columns(gemv_split<T>(n_out, t, team), gemv_split<T>(n_out, t + 1, team), sizes_[l], in,
-                   params_.data() + w_off_[l], sizes_[l], out, &ep);
+      one_sample_columns(t, team, sizes_[l], n_out, in, params_.data() + w_off_[l], out, ep, bf16);
       if (!last) team_barrier();
       in = out;
     }
@@ -120,7 +143,11 @@ void Model<T>::forward_one_sample(const T* x, T* logits) const {
 
 template <class T>
 void Model<T>::forward(const T* X, idx n, T* logits, Precision p) const {
-  if (n == 1 && p != Precision::Bf16) return forward_one_sample(X, logits);
+  require_precision(p);
+  if (n == 1) {
+    const GemmBf16Arch* bf16 = p == Precision::Bf16 ? bf16_gemv_arch() : nullptr;
+    if (p == Precision::Fp32 || bf16) return forward_one_sample(X, logits, bf16);
+  }
   // A few rows (one sample) read the weights once, rounding them in registers: cheaper than
   // checking the cached panels (one read of the weights) and reading them too.
   const auto panels = inference_panels(n > kFewRows ? p : Precision::Fp32);

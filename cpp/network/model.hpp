@@ -96,10 +96,12 @@ class Model {
   // panels, or null (packed inside the product).
   void layer_forward(idx l, const T* X, idx n, T* A, Precision p,
                      const Bf16InferenceWeights::Panels* panels) const;
-  // One sample in the model's own precision: logits (output_width()) from x (input_width()).
-  void forward_one_sample(const T* x, T* logits) const;
+  // One sample: logits (output_width()) from x (input_width()), in T, or in bf16 products through
+  // `bf16` (bf16_gemv_arch()) when not null.
+  void forward_one_sample(const T* x, T* logits, const GemmBf16Arch* bf16) const;
   // The bf16 inference panels when p is Bf16 (null otherwise).
   std::shared_ptr<const Bf16InferenceWeights::Panels> inference_panels(Precision p) const;
+  void require_precision(Precision p) const;  // bf16 on a float64 model: invalid_argument
 
   std::vector<idx> sizes_;
   std::vector<Act> acts_;

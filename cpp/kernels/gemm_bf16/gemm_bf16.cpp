@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 #include "../../runtime/bf16_dispatch.hpp"
+#include "../../runtime/dispatch.hpp"
 #include "../../runtime/threads.hpp"
 #include "../activations.hpp"
 #include "../gemm/epilogue.hpp"
@@ -205,28 +206,40 @@ void pack_b_panels(const GemmBf16Arch& arch, bool tb, idx K, const float* B, idx
 // Packing moves memory: worth a second thread from about this many elements.
 constexpr double kPackElementsPerThread = 32768;
 
-// A few rows of A against op(B) = Bᵀ (rows of B along k), nothing packed: dot products of rows
-// rounded in registers. Threads split the rows of B (columns of C); the epilogue runs on each
-// thread's columns once they are final.
+// C[0:M, j0:j1) of C = alpha A Bᵀ + beta C for a few rows of A, nothing packed: dot products of
+// rows rounded in registers, then the epilogue on those columns once they are final. A column's
+// value does not depend on which columns share its call.
+void dot_columns(const GemmBf16Arch& arch, idx M, idx j0, idx j1, idx K, float alpha, const float* A,
+                 idx lda, const float* B, idx ldb, float beta, float* C, idx ldc,
+                 const GemmEpilogue<float>* ep) {
+  for (idx j = j0; j < j1; j += arch.dot_cols)
+    arch.dot(K, A, lda, B + j * ldb, ldb, C + j, ldc, M, std::min<idx>(arch.dot_cols, j1 - j), alpha, beta);
+  if (ep && j0 < j1 && !(arch.epilogue && arch.epilogue(*ep, C, ldc, 0, j0, M, j1 - j0)))
+    apply_epilogue(*ep, C, ldc, 0, j0, M, j1 - j0);
+}
+
+// Memory-bound: the float32 B streams once whatever the few rows, as in the float32 GEMV, so the
+// GEMV's threshold decides (a second thread streams its half of B from its own L2).
+int dot_team(idx N, idx K) {
+  return threads_for_work(2.0 * double(N) * double(K),
+                          active_gemm_arch<float>().policy.streaming_flops_per_thread);
+}
+
+// Thread t's first column of N, in whole dot tiles.
+idx dot_split(const GemmBf16Arch& arch, idx N, int t, int team) {
+  return std::min(N, ceil_div(N, arch.dot_cols) * t / team * arch.dot_cols);
+}
+
+// A few rows of A against op(B) = Bᵀ (rows of B along k): threads split the rows of B (columns
+// of C).
 void gemm_dot(const GemmBf16Arch& arch, idx M, idx N, idx K, float alpha, const float* A, idx lda,
               const float* B, idx ldb, float beta, float* C, idx ldc,
               const GemmEpilogue<float>* ep) {
-  const idx tiles = ceil_div(N, arch.dot_cols);
-  // Memory-bound (B is read once): worth a second thread early.
-  const int team = static_cast<int>(std::min<idx>(
-      threads_for_work(2.0 * double(M) * double(N) * double(K), arch.flops_per_thread / 16), tiles));
-  auto run_share = [&](int t) {
-    idx t0, t1;
-    share(t, team, tiles, &t0, &t1);
-    const idx j0 = t0 * arch.dot_cols, j1 = std::min(N, t1 * arch.dot_cols);
-    for (idx j = j0; j < j1; j += arch.dot_cols)
-      arch.dot(K, A, lda, B + j * ldb, ldb, C + j, ldc, M, std::min<idx>(arch.dot_cols, j1 - j), alpha, beta);
-    if (ep && j0 < j1 && !(arch.epilogue && arch.epilogue(*ep, C, ldc, 0, j0, M, j1 - j0)))
-      apply_epilogue(*ep, C, ldc, 0, j0, M, j1 - j0);
-  };
-  if (team <= 1) return run_share(0);
-#pragma omp parallel for num_threads(team) schedule(static, 1)
-  for (int t = 0; t < team; ++t) run_share(t);
+  const int team = static_cast<int>(std::min<idx>(dot_team(N, K), ceil_div(N, arch.dot_cols)));
+  run_team(team, [&](int t, int threads) {
+    dot_columns(arch, M, dot_split(arch, N, t, threads), dot_split(arch, N, t + 1, threads), K,
+                alpha, A, lda, B, ldb, beta, C, ldc, ep);
+  });
 }
 
 }  // namespace
@@ -321,6 +334,20 @@ void gemm_bf16(bool trans_a, bool trans_b, idx M, idx N, idx K, float alpha, con
     shared.help(pack_group);
     run_items(op, sched, shared, own[t]->reserve(0));
   });
+}
+
+const GemmBf16Arch* bf16_gemv_arch() {
+  const GemmBf16Arch& arch = active_bf16_arch();
+  return arch.dot_rows > 0 ? &arch : nullptr;
+}
+
+void gemv_columns_bf16(const GemmBf16Arch& arch, idx j0, idx j1, idx K, const float* a,
+                       const float* B, idx ldb, float* C, const GemmEpilogue<float>* epilogue) {
+  dot_columns(arch, 1, j0, j1, K, 1.0f, a, K, B, ldb, 0.0f, C, 0, epilogue);
+}
+
+idx gemv_split_bf16(const GemmBf16Arch& arch, idx N, int t, int team) {
+  return dot_split(arch, N, t, team);
 }
 
 }  // namespace dp

@@ -46,4 +46,15 @@ void gemm_bf16(bool trans_a, bool trans_b, idx M, idx N, idx K, float alpha, con
                const GemmEpilogue<float>* epilogue = nullptr,
                const Bf16PackedB* packed_b = nullptr);
 
+// One sample through C = a Bᵀ (B as a layer's W), columns [j0, j1) only, in bf16 products: the
+// twin of gemv_columns (gemm.hpp) for a caller that splits several products' columns among the
+// threads of its own region. The values are those of gemm_bf16 with M = 1 and no packed B. Its
+// team is gemv_team's (the same memory-bound stream of float32 weights); gemv_split_bf16 is
+// thread t's first column (whole kernel tiles). `arch` is bf16_gemv_arch(): the active level, or
+// null when that level has no few-rows kernel (the portable one: use gemm_bf16).
+const GemmBf16Arch* bf16_gemv_arch();
+void gemv_columns_bf16(const GemmBf16Arch& arch, idx j0, idx j1, idx K, const float* a,
+                       const float* B, idx ldb, float* C, const GemmEpilogue<float>* epilogue = nullptr);
+idx gemv_split_bf16(const GemmBf16Arch& arch, idx N, int t, int team);
+
 }  // namespace dp
