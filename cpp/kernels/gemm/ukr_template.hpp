@@ -10,25 +10,24 @@
 // MR*NV accumulators (AVX-512 fp32 6x4: 24 zmm accumulators, 24 FMAs per 10 loads).
 #pragma once
 
-// kRowA: the A panel is MR rows read in place from a row-major op(A) (row i at Ap + i*a_ks,
-// consecutive in k), which saves packing A for C = A B; otherwise column k is at Ap + k*a_ks.
-template <class V, int MR, int NV, bool kRowA = false>
-void gemm_ukr(dp::idx k, const typename V::T* __restrict Ap, dp::idx a_ks,
-              const typename V::T* __restrict Bp, dp::idx b_ks, typename V::T* __restrict C,
-              dp::idx ldc, typename V::T alpha, typename V::T beta) {
+// acc = the MR x NV*W tile of op(A) op(B) over k steps of the packed panels: the one sequence of
+// FMAs of every tile kernel below, so an edge tile's elements get exactly the full tile's
+// operations. kRowA as for gemm_ukr; kPrefetchB: prefetch B 8 steps ahead (the full tiles).
+template <class V, int MR, int NV, bool kRowA, bool kPrefetchB>
+__attribute__((always_inline)) inline void accumulate_tile(
+    dp::idx k, const typename V::T* __restrict Ap, dp::idx a_ks, const typename V::T* __restrict Bp,
+    dp::idx b_ks, typename V::reg (&acc)[MR][NV]) {
   using R = typename V::reg;
   constexpr int W = V::width;
-  R acc[MR][NV];
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
     for (int j = 0; j < NV; ++j) acc[i][j] = V::zero();
-
   for (dp::idx p = 0; p < k; ++p) {
     R b[NV];
 #pragma GCC unroll 8
     for (int j = 0; j < NV; ++j) b[j] = V::load(Bp + j * W);
-    __builtin_prefetch(Bp + 8 * b_ks);
+    if (kPrefetchB) __builtin_prefetch(Bp + 8 * b_ks);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
       R a = V::bcast(kRowA ? Ap[i * a_ks] : Ap[i]);
@@ -38,6 +37,18 @@ void gemm_ukr(dp::idx k, const typename V::T* __restrict Ap, dp::idx a_ks,
     Ap += kRowA ? 1 : a_ks;
     Bp += b_ks;
   }
+}
+
+// kRowA: the A panel is MR rows read in place from a row-major op(A) (row i at Ap + i*a_ks,
+// consecutive in k), which saves packing A for C = A B; otherwise column k is at Ap + k*a_ks.
+template <class V, int MR, int NV, bool kRowA = false>
+void gemm_ukr(dp::idx k, const typename V::T* __restrict Ap, dp::idx a_ks,
+              const typename V::T* __restrict Bp, dp::idx b_ks, typename V::T* __restrict C,
+              dp::idx ldc, typename V::T alpha, typename V::T beta) {
+  using R = typename V::reg;
+  constexpr int W = V::width;
+  R acc[MR][NV];
+  accumulate_tile<V, MR, NV, kRowA, true>(k, Ap, a_ks, Bp, b_ks, acc);
 
   const R va = V::bcast(alpha);
   if (beta == typename V::T(0)) {
@@ -68,23 +79,7 @@ void gemm_ukr_edge(dp::idx k, const typename V::T* __restrict Ap, dp::idx a_ks,
   using R = typename V::reg;
   constexpr int W = V::width;
   R acc[MR][NV];
-#pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 8
-    for (int j = 0; j < NV; ++j) acc[i][j] = V::zero();
-  for (dp::idx p = 0; p < k; ++p) {
-    R b[NV];
-#pragma GCC unroll 8
-    for (int j = 0; j < NV; ++j) b[j] = V::load(Bp + j * W);
-#pragma GCC unroll 16
-    for (int i = 0; i < MR; ++i) {
-      R a = V::bcast(kRowA ? Ap[i * a_ks] : Ap[i]);
-#pragma GCC unroll 8
-      for (int j = 0; j < NV; ++j) acc[i][j] = V::fma(a, b[j], acc[i][j]);
-    }
-    Ap += kRowA ? 1 : a_ks;
-    Bp += b_ks;
-  }
+  accumulate_tile<V, MR, NV, kRowA, false>(k, Ap, a_ks, Bp, b_ks, acc);
   const R va = V::bcast(alpha), vb = V::bcast(beta);
   const int last = nr - (NV - 1) * W;  // columns in the last vector, 1..W
   for (int i = 0; i < mr; ++i)
