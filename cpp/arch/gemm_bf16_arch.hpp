@@ -32,9 +32,10 @@ using Bf16MicroKernel = void (*)(idx kc, const bf16* Ap, const bf16* Bp, float* 
 using Bf16RowsKernel = void (*)(idx m, idx kc, const bf16* Ap, const bf16* Bp, float* C, idx ldc,
                                 float alpha, float beta);
 
-// C[m x n] = alpha * A Bᵀ + beta * C for m <= dot_rows rows of A and n <= dot_cols rows of B,
-// both rows along k, read in place and rounded in registers: a product of a few rows of A with an
-// op(B) = Bᵀ used once (one sample's forward pass) skips packing B.
+// C[m x n] = alpha * A Bᵀ + beta * C for m <= dot_rows rows of A and any n rows of B (dot_cols
+// at a time), both rows along k, read in place and rounded in registers: a product of a few rows
+// of A with an op(B) = Bᵀ used once (one sample's forward pass) skips packing B. A column's
+// value does not depend on n.
 using Bf16DotKernel = void (*)(idx K, const float* A, idx lda, const float* B, idx ldb, float* C,
                                idx ldc, idx m, idx n, float alpha, float beta);
 

@@ -1,7 +1,8 @@
 // C = alpha * A Bᵀ + beta * C for a few rows of A (one sample, a tiny batch), both operands rows
-// along k read where they are and rounded to bf16 in registers (VCVTNE2PS2BF16: the rounding of
-// the packers) — no packed copy of B, whose single use would not repay one. Include from inside
-// an ISA namespace of a TU built with -mavx512bf16.
+// along k: B read where it is and rounded to bf16 in registers (VCVTNE2PS2BF16: the rounding of
+// the packers) — no packed copy of B, whose single use would not repay one — and the few rows of
+// A rounded the same way once per call. Include from inside an ISA namespace of a TU built with
+// -mavx512bf16.
 #pragma once
 
 namespace bf16_dot {
@@ -19,10 +20,10 @@ inline __m512bh pairs_at(const float* row, idx k0, idx K) {
   return _mm512_cvtne2ps_pbh(hi, lo);
 }
 
-// C[MR x n] for the MR rows of A and n (<= NR) rows of B; rows of B past n are clamped to a
-// valid row and not stored.
+// C[MR x n] for the MR rows of A, already rounded (Ar: rows lda_r apart, 32-value chunks), and
+// n (<= NR) rows of B; rows of B past n are clamped to a valid row and not stored.
 template <int MR, int NR>
-void tile(idx K, const float* A, idx lda, const float* B, idx ldb, float* C, idx ldc, idx n,
+void tile(idx K, const dp::bf16* Ar, idx lda_r, const float* B, idx ldb, float* C, idx ldc, idx n,
           float alpha, float beta) {
   const float* b[NR];
   for (int j = 0; j < NR; ++j) b[j] = B + (j < n ? j : 0) * ldb;
@@ -35,7 +36,7 @@ void tile(idx K, const float* A, idx lda, const float* B, idx ldb, float* C, idx
     for (int j = 0; j < NR; ++j) bv[j] = pairs_at(b[j], k, K);
 #pragma GCC unroll 4
     for (int i = 0; i < MR; ++i) {
-      const __m512bh av = pairs_at(A + i * lda, k, K);
+      const __m512bh av = reinterpret_cast<__m512bh>(_mm512_loadu_si512(Ar + i * lda_r + k));
 #pragma GCC unroll 8
       for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], av, bv[j]);
     }
@@ -50,14 +51,27 @@ void tile(idx K, const float* A, idx lda, const float* B, idx ldb, float* C, idx
 
 constexpr int kRows = 4, kCols = 4;
 
-// m (<= kRows) rows of C, n (<= kCols) columns.
+// m (<= kRows) rows of C, any n columns, kCols at a time. The rows of A are rounded once per
+// call (into the calling thread's scratch), not once per group of columns: one sample through a
+// 784-512 layer spent a fifth of its conversions re-rounding its one row.
 inline void kernel(idx K, const float* A, idx lda, const float* B, idx ldb, float* C, idx ldc,
                    idx m, idx n, float alpha, float beta) {
-  switch (m) {
-    case 1: return tile<1, kCols>(K, A, lda, B, ldb, C, ldc, n, alpha, beta);
-    case 2: return tile<2, kCols>(K, A, lda, B, ldb, C, ldc, n, alpha, beta);
-    case 3: return tile<3, kCols>(K, A, lda, B, ldb, C, ldc, n, alpha, beta);
-    default: return tile<4, kCols>(K, A, lda, B, ldb, C, ldc, n, alpha, beta);
+  const idx lda_r = (K + 31) / 32 * 32;
+  thread_local dp::ScratchBuffer<dp::bf16> rounded;
+  dp::bf16* Ar = rounded.reserve(std::size_t(m * lda_r));
+  for (idx i = 0; i < m; ++i)
+    for (idx k = 0; k < K; k += 32)
+      _mm512_storeu_si512(Ar + i * lda_r + k, reinterpret_cast<__m512i>(pairs_at(A + i * lda, k, K)));
+  for (idx j = 0; j < n; j += kCols) {
+    const idx cols = std::min<idx>(kCols, n - j);
+    const float* b = B + j * ldb;
+    float* c = C + j;
+    switch (m) {
+      case 1: tile<1, kCols>(K, Ar, lda_r, b, ldb, c, ldc, cols, alpha, beta); break;
+      case 2: tile<2, kCols>(K, Ar, lda_r, b, ldb, c, ldc, cols, alpha, beta); break;
+      case 3: tile<3, kCols>(K, Ar, lda_r, b, ldb, c, ldc, cols, alpha, beta); break;
+      default: tile<4, kCols>(K, Ar, lda_r, b, ldb, c, ldc, cols, alpha, beta); break;
+    }
   }
 }
 

@@ -212,8 +212,7 @@ constexpr double kPackElementsPerThread = 32768;
 void dot_columns(const GemmBf16Arch& arch, idx M, idx j0, idx j1, idx K, float alpha, const float* A,
                  idx lda, const float* B, idx ldb, float beta, float* C, idx ldc,
                  const GemmEpilogue<float>* ep) {
-  for (idx j = j0; j < j1; j += arch.dot_cols)
-    arch.dot(K, A, lda, B + j * ldb, ldb, C + j, ldc, M, std::min<idx>(arch.dot_cols, j1 - j), alpha, beta);
+  if (j0 < j1) arch.dot(K, A, lda, B + j0 * ldb, ldb, C + j0, ldc, M, j1 - j0, alpha, beta);
   if (ep && j0 < j1 && !(arch.epilogue && arch.epilogue(*ep, C, ldc, 0, j0, M, j1 - j0)))
     apply_epilogue(*ep, C, ldc, 0, j0, M, j1 - j0);
 }
