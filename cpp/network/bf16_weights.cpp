@@ -7,9 +7,10 @@ namespace dp {
 namespace {
 
 // The fingerprint of fixed 64 Ki-value chunks, combined in order: the same value for any thread
-// count, the chunks read in parallel (it is one read of every weight per inference call, as long
-// as the forward products that follow: a 2.7 MB model read by one core, from L3, took 76 us of a
-// 170 us eight-row call on a Sapphire Rapids; the same chunks go to the same thread every call).
+// count, the chunks read in parallel, the same chunks by the same thread every call. It is one
+// read of every weight per inference call, as long as the products that follow: with 1 Mi-value
+// chunks a 2.7 MB model was hashed by one core, and an eight-row call took 170 us instead of 130
+// (Sapphire Rapids, 2 cores).
 std::uint64_t weights_fingerprint(const GemmBf16Arch& arch, const float* x, idx n) {
   constexpr idx kChunk = idx(1) << 16;
   const idx chunks = (n + kChunk - 1) / kChunk;
