@@ -124,6 +124,17 @@ def test_one_sample_runs_its_own_path_in_bf16(level):
     (the same dot kernel), and the same bits for 1 and 2 threads (a net worth two)."""
     sizes = [300, 517, 263, 10]
     core = make_core(seed=5, sizes=sizes)
+    _check_one_sample_bf16(core, sizes)
+
+
+def test_one_sample_bf16_with_layers_narrower_than_a_thread_share(level):
+    """Two threads (the first layer is worth them) through layers of 3 and 1 outputs: a thread may
+    get no columns of a layer, and must still meet the other at the barrier."""
+    sizes = [600, 500, 3, 1]
+    _check_one_sample_bf16(make_core(seed=7, sizes=sizes, loss="mse"), sizes)
+
+
+def _check_one_sample_bf16(core, sizes):
     X = np.random.default_rng(6).standard_normal((3, sizes[0])).astype(np.float32)
     acts, a = [], X[:1].astype(np.float64)
     for i in range(len(sizes) - 1):
