@@ -218,10 +218,27 @@ void bind_checks(py::module_& m, const std::string& sfx) {
   });
 }
 
+// (min, max) of class labels in one pass: two numpy reductions cost ~2 us of a batch-1 training
+// step's ~70.
+void bind_label_range(py::module_& m) {
+  m.def("value_range_int64", [](Array<std::int64_t> a) {
+    const std::int64_t* x = a.data();
+    const idx n = a.size();
+    if (n == 0) throw py::value_error("value_range_int64: expected a non-empty array");
+    std::int64_t lo = x[0], hi = x[0];
+    for (idx i = 1; i < n; ++i) {
+      lo = std::min(lo, x[i]);
+      hi = std::max(hi, x[i]);
+    }
+    return py::make_tuple(lo, hi);
+  });
+}
+
 }  // namespace
 
 void register_kernels(py::module_& m) {
   bind_checks<float>(m, "float32");
+  bind_label_range(m);
   bind_checks<double>(m, "float64");
   bind_gemm<float>(m, "float32");
   bind_gemm<double>(m, "float64");

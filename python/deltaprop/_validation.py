@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import math
 import os
-from typing import Any, Optional, Sequence
+from typing import Any, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -59,6 +59,13 @@ def all_finite(arr: np.ndarray) -> bool:
     if check is not None and arr.flags.c_contiguous:  # one vectorised pass, no temporary
         return check(arr)
     return bool(np.isfinite(arr).all())
+
+
+def value_range(arr: np.ndarray) -> Tuple[Any, Any]:
+    """(min, max) of a non-empty array: one pass of the core for contiguous int64 (class labels)."""
+    if arr.dtype == np.int64 and arr.flags.c_contiguous:
+        return _core.value_range_int64(arr)
+    return arr.min(), arr.max()
 
 
 def check_finite(arr: np.ndarray, name: str) -> None:

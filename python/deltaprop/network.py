@@ -27,7 +27,7 @@ import numpy as np
 from . import vocabulary
 from ._locks import GuardedNetwork, ReadWriteLock
 from ._validation import (all_finite, check_finite, check_fits_in_memory, choice, float_array, positive_int,
-                          resolve_dtype, to_numpy)
+                          resolve_dtype, to_numpy, value_range)
 from .backends import PRECISIONS, check_precision, make_core
 from .device import as_cuda_array, is_device_array, parse_device
 
@@ -251,7 +251,7 @@ class Network:
                 check_finite(arr, name)
                 if (arr != np.round(arr)).any():
                     raise ValueError(f"{name}: expected integer class indices 0..{out - 1}, got non-integral values")
-            lo, hi = arr.min(), arr.max()
+            lo, hi = value_range(arr)
             if lo < 0 or hi >= out:
                 raise ValueError(f"{name}: class indices must lie in [0, {out - 1}], got values in [{lo}, {hi}]")
             return np.ascontiguousarray(arr, dtype=np.int64), None
