@@ -183,10 +183,19 @@ static void gemm_row_blocks(const GemmArch<T>& arch, idx N, idx K, T alpha, cons
     if (size > 1) team_barrier();
     const idx j0 = std::min(N, tiles * t / size * step);
     const idx j1 = std::min(N, tiles * (t + 1) / size * step);
-    for (idx j = j0; j < j1; ++j) {
-      T sum = partial[j];
-      for (idx blk = 1; blk < blocks; ++blk) sum += partial[blk * N + j];
-      C[j] = beta == T(0) ? alpha * sum : alpha * sum + beta * C[j];
+    // Each column's partials are added in block order, a chunk of columns at a time, so the
+    // loops run along contiguous columns (vectorised) rather than down the blocks' stride.
+    constexpr idx kChunk = 256;
+    T sum[kChunk];
+    for (idx jc = j0; jc < j1; jc += kChunk) {
+      const idx cols = std::min(kChunk, j1 - jc);
+      for (idx c = 0; c < cols; ++c) sum[c] = partial[jc + c];
+      for (idx blk = 1; blk < blocks; ++blk) {
+        const T* part = partial + blk * N + jc;
+        for (idx c = 0; c < cols; ++c) sum[c] += part[c];
+      }
+      T* out = C + jc;
+      for (idx c = 0; c < cols; ++c) out[c] = beta == T(0) ? alpha * sum[c] : alpha * sum[c] + beta * out[c];
     }
     if (epilogue && j0 < j1) apply_epilogue(*epilogue, C, 0, 0, j0, 1, j1 - j0);
   });
