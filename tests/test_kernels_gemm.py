@@ -181,10 +181,12 @@ def test_gemm_results_do_not_depend_on_thread_count(rng, dtype):
 
 
 @pytest.mark.parametrize("trans_a", [False, True], ids=["N", "T"])
-@pytest.mark.parametrize("k,n", [(64, 17), (65, 1), (200, 784), (513, 130), (1024, 784), (700, 300)])
+@pytest.mark.parametrize("k,n", [(64, 17), (65, 1), (200, 784), (513, 130), (1024, 784), (700, 300),
+                                 (300, 2050)])
 def test_one_row_products_do_not_depend_on_thread_count(rng, dtype, trans_a, k, n):
     # C = a B with one row of a: past 64 rows of B, fixed blocks of rows give partial rows that
-    # are added in block order, whoever computed them.
+    # are added in block order, whoever computed them (each block 1024 columns at a time: 2050
+    # leaves a last piece narrower than a vector).
     a = randn(rng, (k, 1) if trans_a else (1, k), dtype)
     B = randn(rng, (k, n), dtype)
     start = randn(rng, (1, n), dtype)
