@@ -1,7 +1,7 @@
 """The GEMM's cache blocks: read from the CPU, derived by the analytical model, overridable
 (DELTAPROP_GEMM_BLOCKS or _core.set_gemm_blocks); products stay correct at every instruction-set
-level and, at avx512, for each micro-architecture variant (intel: A rows in place, B always
-packed; zen4), with blocks forced small (edge tiles everywhere, K split into many KC blocks) and
+level and, at avx512 and avx2, for each vendor variant (intel: A rows in place, B always
+packed; zen4 / zen3 at avx2), with blocks forced small (edge tiles everywhere, K split into many KC blocks) and
 large, and bitwise identical across thread counts."""
 from __future__ import annotations
 
@@ -31,9 +31,8 @@ def blocks(request):
 
 
 VARIANTS = ["zen4", "intel"]
-# Every kernel choice this CPU can run: the levels, and both variants of the avx512 level.
-LEVEL_VARIANTS = [lv for lv in LEVELS if lv != "avx512"] + (
-    [f"avx512-{v}" for v in VARIANTS] if "avx512" in LEVELS else [])
+# Every kernel choice this CPU can run: the levels, and both vendor variants of avx2 and avx512.
+LEVEL_VARIANTS = [lv if lv == "generic" else f"{lv}-{v}" for lv in LEVELS for v in ([""] if lv == "generic" else VARIANTS)]
 
 
 @pytest.fixture
@@ -137,20 +136,39 @@ def test_variant_follows_the_vendor_and_keeps_the_blocks():
         _core.set_gemm_variant("zen4" if before == "intel" else "intel")
         assert _core.gemm_blocks_source() == "override"
         assert tuple(_core.gemm_blocks("float32"))[1] == 64
-        with pytest.raises(ValueError, match="name: GEMM variant must be one of 'auto', 'intel', 'zen4', got 'skylake'"):
+        with pytest.raises(ValueError, match="name: GEMM variant must be one of 'auto', 'intel', 'zen4', 'zen3', got 'skylake'"):
             _core.set_gemm_variant("skylake")
     finally:
         _core.set_gemm_variant(before)
         _core.set_gemm_blocks("table")
 
 
-@pytest.mark.skipif("avx512" not in LEVELS, reason="the variants are choices of the avx512 level, which this CPU lacks")
-@pytest.mark.parametrize("forced, expected", [("intel", "intel"), ("zen4", "zen4"), ("nonsense", None)])
+@pytest.mark.skipif("avx2" not in LEVELS, reason="the variants are choices of the avx2 and avx512 levels, which this CPU lacks")
+@pytest.mark.parametrize("forced, expected", [("intel", "intel"), ("zen4", "zen4"), ("zen3", "zen4"), ("nonsense", None)])
 def test_variant_environment_variable(forced, expected):
     env = dict(os.environ, DELTAPROP_GEMM_VARIANT=forced)
-    out = subprocess.run([sys.executable, "-c", "import deltaprop as dp; print(dp.build_info()['gemm_variant'])"],
-                         env=env, capture_output=True, text=True, timeout=60, check=True).stdout.strip()
-    assert out == (expected or _core.cpu_gemm_variant())
+    code = "import deltaprop as dp; from deltaprop import _core; print(_core.gemm_variant(), dp.build_info()['gemm_variant'])"
+    family, label = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                                   timeout=60, check=True).stdout.split()
+    assert family == (expected or _core.cpu_gemm_variant())
+    # The label names the active level's table: the AMD family is "zen4" at avx512, "zen3" at avx2.
+    amd = "zen4" if dp.build_info()["simd"] == "avx512" else "zen3"
+    assert label == ("intel" if family == "intel" else amd)
+
+
+@pytest.mark.skipif("avx2" not in LEVELS, reason="this CPU lacks the avx2 level")
+def test_avx2_level_names_its_variant():
+    before, before_variant = dp.build_info()["simd"], _core.gemm_variant()
+    try:
+        dp.set_simd_level("avx2")
+        for family, label in (("intel", "intel"), ("zen4", "zen3"), ("zen3", "zen3")):
+            _core.set_gemm_variant(family)
+            assert dp.build_info()["gemm_variant"] == label
+        dp.set_simd_level("generic")
+        assert dp.build_info()["gemm_variant"] == ""
+    finally:
+        dp.set_simd_level(before)
+        _core.set_gemm_variant(before_variant)
 
 
 @pytest.mark.parametrize("bad", ["", "1,2", "a,b,c", "0,4,4", "1,2,3,4", "fast"])

@@ -64,6 +64,10 @@ struct GemmPolicy {
   // (this many bytes at most) apart, instead of being packed. Each k step then touches a new row:
   // cheap for short rows, but a 16 KiB stride (4096 columns) misses the TLB on every step.
   idx a_columns_max_stride = idx(1) << 40;
+  // An operand read in place with a stride that maps its kc rows onto too few L1 sets (a 2 KiB
+  // stride: 2 of 64 sets, 16 lines for 256 rows) is packed instead, whatever the limits above:
+  // in place, every micro-tile would fetch its panel from L2 again (in_place_fits_l1, gemm.cpp).
+  bool in_place_needs_l1_sets = false;
 };
 
 // Measured on Zen 4 at the avx512 level (2 threads where it matters):
@@ -96,6 +100,36 @@ inline constexpr GemmPolicy kGemmPolicyIntelAvx512 = {
     /*streaming_max_rows=*/8,  /*streaming_max_depth=*/16,
     /*a_rows_in_place=*/true,
     /*a_columns_max_stride=*/2048,
+};
+
+// Measured on an AMD EPYC Zen 3 (Milan) at the avx2 level (2 vCPUs, 32 KiB 8-way L1d, 512 KiB L2,
+// two 256-bit FMA pipes), medians of interleaved rounds against numpy at 2 threads: rows of A read
+// in place (no transposing pack); operands in place only where their stride spreads over the L1
+// sets (a 512-wide layer's 2 KiB rows use 2 of 64: 128x512x512 NN 0.83 -> 0.95x numpy), and a
+// transposed A packed past 2 KiB rows (1024³ TN, one thread: 0.65-0.73 -> 1.0x); the dot path
+// up to 64 rows (C = A Bᵀ, 32 x 512 x 784: 1.25x numpy, 0.81x with the packed path from 8 rows).
+inline constexpr GemmPolicy kGemmPolicyZen3 = {
+    /*direct_b_max_rows=*/256, /*direct_b_max_depth=*/128,
+    /*dot_max_rows=*/64,       /*dot_row_chunk=*/128,
+    /*compute_flops_per_thread=*/1.0e6, /*streaming_flops_per_thread=*/2.5e5,
+    /*streaming_max_rows=*/8,  /*streaming_max_depth=*/16,
+    /*a_rows_in_place=*/true,
+    /*a_columns_max_stride=*/2048,
+    /*in_place_needs_l1_sets=*/true,
+};
+
+// Intel cores at the avx2 level (Haswell to Skylake-client class: 32 KiB 8-way L1d, 256 KiB -
+// 1 MiB L2, two 256-bit FMA pipes). Not measured on such a CPU: the Sapphire Rapids findings that
+// follow from the cache geometry, not from AVX-512 (B packed past a small batch, rows of A in place,
+// a transposed A packed past 2 KiB rows) and the set rule, with the dot path kept to 8 rows.
+inline constexpr GemmPolicy kGemmPolicyIntelAvx2 = {
+    /*direct_b_max_rows=*/16, /*direct_b_max_depth=*/0,
+    /*dot_max_rows=*/8,        /*dot_row_chunk=*/128,
+    /*compute_flops_per_thread=*/1.0e6, /*streaming_flops_per_thread=*/2.5e5,
+    /*streaming_max_rows=*/8,  /*streaming_max_depth=*/16,
+    /*a_rows_in_place=*/true,
+    /*a_columns_max_stride=*/2048,
+    /*in_place_needs_l1_sets=*/true,
 };
 
 // Edge-tile kernel: C[mr x nr] := alpha * Ap * Bp + beta * C for a tile at the edge of C (mr <=

@@ -73,7 +73,9 @@ PYBIND11_MODULE(_core, m) {
   }, py::arg("spec"), "'table', 'model' or 'MC,KC,NC' for every instruction set (not while products run).");
   m.def("gemm_blocks_source", &dp::gemm_blocks_source);
   m.def("gemm_variant", [] { return dp::gemm_variant_name(dp::active_gemm_variant()); },
-        "The micro-architecture the avx512 level's GEMM choices are made for: 'intel' or 'zen4'.");
+        "The vendor family whose GEMM choices the avx512 and avx2 levels use: 'intel' or 'zen4'.");
+  m.def("gemm_arch_variant", [] { return std::string(dp::active_gemm_arch<float>().variant); },
+        "What the active level's GEMM table was made for: 'intel', 'zen4' (avx512), 'zen3' (avx2), '' (generic).");
   m.def("cpu_gemm_variant", [] { return dp::gemm_variant_name(dp::cpu_gemm_variant()); });
   m.def("set_gemm_variant", [](const std::string& name) {
     try {
@@ -81,7 +83,7 @@ PYBIND11_MODULE(_core, m) {
     } catch (const std::invalid_argument& e) {
       throw py::value_error(std::string("name: ") + e.what());
     }
-  }, py::arg("name"), "'auto', 'intel' or 'zen4' (not while products run); keeps the block setting.");
+  }, py::arg("name"), "'auto', 'intel', 'zen4' or 'zen3' (the AMD family, as 'zen4'); not while products run; keeps the block setting.");
 
   // std::invalid_argument from the core becomes ValueError; bad_alloc becomes MemoryError
   // (pybind11's defaults).

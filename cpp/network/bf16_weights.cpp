@@ -17,9 +17,9 @@ std::uint64_t weights_fingerprint(const GemmBf16Arch& arch, const float* x, idx 
   if (chunks <= 1) return arch.fingerprint(x, n);
   std::vector<std::uint64_t> parts(static_cast<std::size_t>(chunks));
   const int team = static_cast<int>(std::min<idx>(threads_for_work(double(n), double(kChunk)), chunks));
-#pragma omp parallel for num_threads(team) schedule(static)
-  for (idx c = 0; c < chunks; ++c)
+  parallel_for(team, chunks, [&](idx c) {
     parts[std::size_t(c)] = arch.fingerprint(x + c * kChunk, std::min(kChunk, n - c * kChunk));
+  });
   std::uint64_t h = 0xcbf29ce484222325ull ^ std::uint64_t(n);
   for (std::uint64_t part : parts) h = (h ^ part) * 0x100000001b3ull;
   return h;

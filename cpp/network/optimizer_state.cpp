@@ -79,10 +79,10 @@ void OptimizerState<T>::apply_adam_fused(Model<T>& model, const T* grad, const O
   const idx lines = (count + kLine - 1) / kLine;
   const int team = static_cast<int>(std::min<idx>(
       lines, std::max<idx>(1, std::min<idx>(get_num_threads(), count / kAdamElementsPerThread))));
-  if (team <= 1) return run_range(0, count);
-#pragma omp parallel for num_threads(team) schedule(static, 1)
-  for (int t = 0; t < team; ++t)
-    run_range(std::min(count, lines * t / team * kLine), std::min(count, lines * (t + 1) / team * kLine));
+  run_team(team, [&](int t, int size) {
+    for (int part = t; part < team; part += size)
+      run_range(std::min(count, lines * part / team * kLine), std::min(count, lines * (part + 1) / team * kLine));
+  });
 }
 
 template <class T>

@@ -19,8 +19,7 @@ void gather_rows(const T* X, idx width, const std::int64_t* order, idx rows, T* 
     for (idx i = 0; i < rows; ++i) std::copy_n(X + idx(order[i]) * width, width, out + i * width);
     return;
   }
-#pragma omp parallel for num_threads(team) schedule(static)
-  for (idx i = 0; i < rows; ++i) std::copy_n(X + idx(order[i]) * width, width, out + i * width);
+  parallel_for(team, rows, [&](idx i) { std::copy_n(X + idx(order[i]) * width, width, out + i * width); });
 }
 // Rows of a batch, or the sum of their weights: what a weighted mean divides by.
 template <class T>

@@ -36,7 +36,7 @@ struct ArchTables {
     // CPU's keeps the copy of the one below; set_simd_level never selects it.
     const SimdLevel best = cpu_max_simd_level();
     if (static_cast<int>(best) >= static_cast<int>(SimdLevel::Avx2)) {
-      fill_arch_avx2(f32[1], f64[1]);
+      fill_arch_avx2(f32[1], f64[1], variant);
       fill_vmath_avx2(vmath[1]);
       f32[2] = f32[1];
       f64[2] = f64[1];
@@ -81,10 +81,19 @@ struct ArchTables {
   void set_variant(GemmVariant v) {
 #ifdef DELTAPROP_X86_KERNELS
     variant = v;
-    if (cpu_max_simd_level() != SimdLevel::Avx512) return;  // no avx512 table to refill
-    fill_arch_avx512(f32[2], f64[2], v);
-    table_f32[2] = {f32[2].mc, f32[2].kc, f32[2].nc};
-    table_f64[2] = {f64[2].mc, f64[2].kc, f64[2].nc};
+    const SimdLevel best = cpu_max_simd_level();
+    if (static_cast<int>(best) < static_cast<int>(SimdLevel::Avx2)) return;  // no table to refill
+    fill_arch_avx2(f32[1], f64[1], v);
+    if (best == SimdLevel::Avx512) {
+      fill_arch_avx512(f32[2], f64[2], v);
+    } else {  // the avx512 slot keeps a copy of the level below
+      f32[2] = f32[1];
+      f64[2] = f64[1];
+    }
+    for (int i = 1; i < 3; ++i) {
+      table_f32[i] = {f32[i].mc, f32[i].kc, f32[i].nc};
+      table_f64[i] = {f64[i].mc, f64[i].kc, f64[i].nc};
+    }
     apply(blocks_spec);
 #else
     variant = v;
@@ -171,9 +180,9 @@ const char* gemm_variant_name(GemmVariant variant) {
 
 GemmVariant parse_gemm_variant(const std::string& name) {
   if (name == "intel") return GemmVariant::Intel;
-  if (name == "zen4") return GemmVariant::Zen4;
+  if (name == "zen4" || name == "zen3") return GemmVariant::Zen4;
   if (name == "auto") return cpu_gemm_variant();
-  throw std::invalid_argument("GEMM variant must be one of 'auto', 'intel', 'zen4', got '" + name +
+  throw std::invalid_argument("GEMM variant must be one of 'auto', 'intel', 'zen4', 'zen3', got '" + name +
                               "'");
 }
 

@@ -11,15 +11,17 @@ namespace dp {
 
 enum class SimdLevel : int { Generic = 0, Avx2 = 1, Avx512 = 2 };
 
-// Micro-architectures with their own choices at the avx512 level (AVX-512 on an Intel server
-// core, two 512-bit FMA pipes and a 2 MiB L2, is not the same target as on Zen 4). Detected from
-// the CPU's vendor; DELTAPROP_GEMM_VARIANT=zen4|intel (or set_gemm_variant) forces one, so each
-// can be tested on any AVX-512 machine.
+// The vendor families with their own GEMM choices at the avx512 and avx2 levels (AVX-512 on an
+// Intel server core, two 512-bit FMA pipes and a 2 MiB L2, is not the same target as on Zen 4;
+// the avx2 level's AMD choices were measured on Zen 3). Detected from the CPU's vendor;
+// DELTAPROP_GEMM_VARIANT=intel|zen4 (or set_gemm_variant; "zen3" names the AMD family too) forces
+// one, so each can be tested on any machine that has the level. Each level's table names what
+// it was made for (GemmArch::variant: "intel", "zen4" at avx512, "zen3" at avx2).
 enum class GemmVariant : int { Zen4 = 0, Intel = 1 };
 
 // Filled by one translation unit per instruction set (cpp/arch/<isa>/, compiled with its flags).
 void fill_arch_generic(GemmArch<float>& f32, GemmArch<double>& f64);
-void fill_arch_avx2(GemmArch<float>& f32, GemmArch<double>& f64);
+void fill_arch_avx2(GemmArch<float>& f32, GemmArch<double>& f64, GemmVariant variant);
 void fill_arch_avx512(GemmArch<float>& f32, GemmArch<double>& f64, GemmVariant variant);
 void fill_vmath_generic(VectorMath& vm);
 void fill_vmath_avx2(VectorMath& vm);

@@ -5,6 +5,9 @@
 #include <omp.h>
 #endif
 #include <pthread.h>
+#include <sched.h>
+#include <cstdlib>
+#include <vector>
 
 namespace dp {
 namespace {
@@ -26,7 +29,54 @@ void mark_forked_child() { in_forked_child.store(true, std::memory_order_relaxed
 [[maybe_unused]] const bool fork_handler_registered =
     pthread_atfork(nullptr, nullptr, mark_forked_child) == 0;
 
+// The CPUs workers are pinned to, in order (empty: do not pin). Read on the first worker's first
+// region: its mask is the one the process had when the pool was made.
+std::vector<int> pinning_plan() {
+  std::vector<int> cpus;
+  const char* own = std::getenv("DELTAPROP_PIN_THREADS");
+  if ((own && own[0] == '0') || std::getenv("OMP_PROC_BIND") || std::getenv("OMP_PLACES") ||
+      std::getenv("GOMP_CPU_AFFINITY"))
+    return cpus;
+#ifdef __linux__
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return cpus;
+  for (int c = 0; c < CPU_SETSIZE; ++c)
+    if (CPU_ISSET(c, &set)) cpus.push_back(c);
+#endif
+  return cpus;
+}
+
 }  // namespace
+
+int current_cpu() {
+#ifdef __linux__
+  return sched_getcpu();
+#else
+  return -1;
+#endif
+}
+
+int pin_worker_off(int t, int caller_cpu) {
+#ifdef __linux__
+  static const std::vector<int> cpus = pinning_plan();
+  // More workers than CPUs: the scheduler shares them out better than a fixed plan.
+  const int n = static_cast<int>(cpus.size());
+  if (t < 1 || t >= n) return -1;
+  // The t-th CPU counting from the one after the caller's: never the caller's own.
+  int at = 0;
+  while (at < n && cpus[std::size_t(at)] != caller_cpu) ++at;
+  const int cpu = cpus[std::size_t((at < n ? at + t : t) % n)];
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  return pthread_setaffinity_np(pthread_self(), sizeof(set), &set) == 0 ? cpu : -1;
+#else
+  (void)t;
+  (void)caller_cpu;
+  return -1;
+#endif
+}
 
 // One process-wide setting (not OpenMP's per-thread ICV), so it holds for calls made from any
 // Python thread. It is capped by the calling thread's OpenMP limit, so that a limit set through

@@ -65,8 +65,9 @@ def build_info() -> Dict[str, Any]:
     can be used), and the bf16 GEMM level that precision="bf16" runs on ("amx", "avx512bf16" or
     "generic") with the levels this CPU supports. DELTAPROP_SIMD=generic|avx2|avx512 lowers the
     level at import; DELTAPROP_GEMM_BLOCKS=model|MC,KC,NC replaces the cache blocks of every
-    level; DELTAPROP_GEMM_VARIANT=intel|zen4 picks the avx512 level's micro-architecture choices
-    (the CPU's vendor decides by default); DELTAPROP_BF16=generic|avx512bf16|amx picks the bf16
+    level; DELTAPROP_GEMM_VARIANT=intel|zen4 picks the vendor family whose GEMM choices
+    the avx512 and avx2 levels use (the CPU's vendor decides by default; gemm_variant names the
+    active level's: "intel", "zen4" at avx512, "zen3" at avx2); DELTAPROP_BF16=generic|avx512bf16|amx picks the bf16
     level (a SIMD level below avx512 keeps bf16 on the generic code)."""
     cpu = _core.cpu_info()
     reason = _core.amx_unavailable_reason()
@@ -80,7 +81,7 @@ def build_info() -> Dict[str, Any]:
         "gemm_tile_float64": tuple(_core.gemm_tile("float64")),
         "cpu": cpu["model"] or cpu["vendor"],
         "uarch": cpu["uarch"],
-        "gemm_variant": _core.gemm_variant() if _core.simd_level() == "avx512" else "",
+        "gemm_variant": _core.gemm_arch_variant(),
         "caches": _describe_caches(cpu),
         "gemm_blocks_float32": tuple(_core.gemm_blocks("float32")),
         "gemm_blocks_float64": tuple(_core.gemm_blocks("float64")),

@@ -45,6 +45,7 @@ struct VecF64 {
 };
 
 #include "../../kernels/gemm/ukr_template.hpp"
+#include "../../kernels/gemm/arch_kernels.hpp"
 
 void sgemm_ukr_avx512_6x64(idx k, const float* Ap, idx a_ks, const float* Bp, idx b_ks, float* C, idx ldc, float alpha,
                            float beta) {
@@ -114,36 +115,6 @@ void sgemm_pack_b_trans_avx512(const float* B, idx ldb, idx p0, idx k, idx j0, i
   }
 }
 
-// pack_b of a plain B (rows contiguous in j): row copies, vectorised by this file's flags. (The
-// template in kernels/gemm/pack.hpp is not included here: its instantiations would clash with the
-// portable ones.)
-template <class T>
-void pack_b_rows(const T* B, idx ldb, idx p0, idx k, idx j0, idx n, int NR, T* Bp) {
-  for (idx jr = 0; jr < n; jr += NR) {
-    const idx nr = std::min<idx>(NR, n - jr);
-    T* dst = Bp + jr * k;
-    for (idx p = 0; p < k; ++p) {
-      const T* src = B + (p0 + p) * ldb + j0 + jr;
-      T* out = dst + p * NR;
-      for (idx j = 0; j < nr; ++j) out[j] = src[j];
-      for (idx j = nr; j < NR; ++j) out[j] = T(0);
-    }
-  }
-}
-
-// Edge tiles (fewer than MR rows or NR columns): only the vectors that hold the nr columns are
-// computed and written with masked stores, packed or row-read A. The per-element FMA sequence is
-// the full tile's, so results do not depend on where a tile falls. (A 784-wide weight gradient
-// ends in a 16-column tile of the 64-wide fp32 grid: one vector instead of four, 5% on the whole
-// 512x784x256 product on a Sapphire Rapids core.)
-template <class V, int MR, int NV>
-void ukr_edge(idx k, const typename V::T* Ap, idx a_ks, bool a_rows, const typename V::T* Bp,
-              idx b_ks, typename V::T* C, idx ldc, typename V::T alpha, typename V::T beta, int mr,
-              int nr) {
-  if (a_rows) return gemm_ukr_edge_any<V, MR, NV, true>(k, Ap, a_ks, Bp, b_ks, C, ldc, alpha, beta, mr, nr);
-  gemm_ukr_edge_any<V, MR, NV, false>(k, Ap, a_ks, Bp, b_ks, C, ldc, alpha, beta, mr, nr);
-}
-
 // pack_b for a transposed B in float64: each panel row (8 values of one k, 8 rows of B apart) is
 // one gather along B's leading dimension (zeros past the n edge). Same values in the same places
 // as the portable pack_b, so results do not change.
@@ -210,31 +181,6 @@ void dgemm_row_dot_avx512(idx k, const double* A, idx lda, const double* B, idx 
   gemm_dot_nt<VecF64, 1, 8>(k, A, lda, B, ldb, C, ldc, m, n, alpha, beta);
 }
 
-void srow_backward_sgd_avx512(idx k, const float* dz, float* W, idx ldw, const float* x, float* dx,
-                              float alpha, float beta) {
-  row_backward_sgd<VecF32, 8>(k, dz, W, ldw, x, dx, alpha, beta);
-}
-void drow_backward_sgd_avx512(idx k, const double* dz, double* W, idx ldw, const double* x,
-                              double* dx, double alpha, double beta) {
-  row_backward_sgd<VecF64, 8>(k, dz, W, ldw, x, dx, alpha, beta);
-}
-
-void srow_backward_sgd_vec_avx512(idx k, const float* dz, float* W, idx ldw, const float* x,
-                                  float* dx, float alpha, float beta) {
-  row_backward_sgd<VecF32, 1>(k, dz, W, ldw, x, dx, alpha, beta);
-}
-void drow_backward_sgd_vec_avx512(idx k, const double* dz, double* W, idx ldw, const double* x,
-                                  double* dx, double alpha, double beta) {
-  row_backward_sgd<VecF64, 1>(k, dz, W, ldw, x, dx, alpha, beta);
-}
-
-template <class V, int NV>
-void rows_sgd(idx k, idx n, const typename V::T* dz, idx ld_dz, typename V::T* W, idx ldw,
-              const typename V::T* X, idx ldx, typename V::T* part, idx ldp, typename V::T alpha,
-              typename V::T beta) {
-  rows_backward_sgd<V, NV>(k, n, dz, ld_dz, W, ldw, X, ldx, part, ldp, alpha, beta);
-}
-
 }  // namespace isa_avx512
 
 void fill_arch_avx512(GemmArch<float>& f32, GemmArch<double>& f64, GemmVariant variant) {
@@ -246,8 +192,8 @@ void fill_arch_avx512(GemmArch<float>& f32, GemmArch<double>& f64, GemmVariant v
          4, 4, isa_avx512::sgemm_dot_avx512_4x4,
          8*16, isa_avx512::sgemm_row_avx512, 8, isa_avx512::sgemm_row_dot_avx512,
          policy, intel ? "intel" : "zen4", isa_avx512::sgemm_ukr_rows_avx512_6x64,
-         isa_avx512::sgemm_pack_b_avx512, isa_avx512::srow_backward_sgd_avx512,
-         isa_avx512::srow_backward_sgd_vec_avx512,
+         isa_avx512::sgemm_pack_b_avx512, isa_avx512::row_sgd<isa_avx512::VecF32, 8>,
+         isa_avx512::row_sgd<isa_avx512::VecF32, 1>,
          isa_avx512::rows_sgd<isa_avx512::VecF32, 4>, isa_avx512::rows_sgd<isa_avx512::VecF32, 1>,
          isa_avx512::ukr_edge<isa_avx512::VecF32, 6, 4>};
   f64 = {"avx512", 6, 32, 60, 256, 512, isa_avx512::dgemm_ukr_avx512_6x32,
@@ -255,7 +201,7 @@ void fill_arch_avx512(GemmArch<float>& f32, GemmArch<double>& f64, GemmVariant v
          8*8, isa_avx512::dgemm_row_avx512, 8, isa_avx512::dgemm_row_dot_avx512,
          policy, intel ? "intel" : "zen4", isa_avx512::dgemm_ukr_rows_avx512_6x32,
          isa_avx512::dgemm_pack_b_avx512,
-         isa_avx512::drow_backward_sgd_avx512, isa_avx512::drow_backward_sgd_vec_avx512,
+         isa_avx512::row_sgd<isa_avx512::VecF64, 8>, isa_avx512::row_sgd<isa_avx512::VecF64, 1>,
          isa_avx512::rows_sgd<isa_avx512::VecF64, 4>, isa_avx512::rows_sgd<isa_avx512::VecF64, 1>,
          isa_avx512::ukr_edge<isa_avx512::VecF64, 6, 4>};
 }

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <memory>
 #include <vector>
+#include "../../runtime/cpu_info.hpp"
 #include "../../runtime/dispatch.hpp"
 #include "../../runtime/threads.hpp"
 #include "../activations.hpp"
@@ -33,6 +34,23 @@ std::vector<std::unique_ptr<PackBuffers<T>>>& pack_pool(int team) {
 }
 
 
+// Whether `rows` cache lines `stride` bytes apart (an operand's panel read in place, one line per
+// k step) stay in L1 together: such a stride touches way_bytes / gcd(stride, way_bytes) of the
+// sets, each of `ways` lines. Half of them are left to the other operand and C.
+bool in_place_fits_l1(idx stride, idx rows) {
+  static const CacheLevel l1 = cpu_info().l1d;
+  if (l1.size <= 0 || l1.ways <= 0) return true;  // unknown: keep the policy's choice
+  const idx way_bytes = l1.size / l1.ways;
+  idx a = stride % way_bytes, b = way_bytes;
+  while (a) {
+    const idx r = b % a;
+    b = a;
+    a = r;
+  }
+  const idx sets = way_bytes / std::max<idx>(b, l1.line);
+  return rows <= sets * l1.ways / 2;
+}
+
 // One thread's share: rows [i_begin, i_end) x columns [j_begin, j_end) of C.
 // Panels are read in place where the caller's layout already is the panel layout (rows of B
 // when !trans_b, columns of A when trans_a); only the other operands and partial edge panels are
@@ -48,18 +66,23 @@ void gemm_rectangle(const GemmArch<T>& arch, bool ta, bool tb, idx K, T alpha, c
   // TLB or cache-set pressure from the caller's stride).
   // A in place: columns of a transposed A are the packed layout already (ukr); rows of a plain A
   // are read as MR row streams (ukr_rows) where the policy says that beats transposing them.
-  const bool a_rows = !ta && arch.ukr_rows && arch.policy.a_rows_in_place;
-  const bool a_direct =
-      (ta && lda * idx(sizeof(T)) <= arch.policy.a_columns_max_stride) || a_rows;
-  const GemmMicroKernel<T> ukr_direct = a_rows ? arch.ukr_rows : arch.ukr;
-  const bool b_direct = !tb && (i_end - i_begin <= arch.policy.direct_b_max_rows ||
-                                K <= arch.policy.direct_b_max_depth);
-  T* Ap = buf.a.reserve(0);
-  T* Bp = buf.b.reserve(0);
-  T* tile = buf.tile.reserve(0);
   // K in equal blocks of at most KC: 784 = 3 x 262 rather than 3 x 256 + 16, whose last block
   // would reload and store every tile of C for 16 steps (a cost of 1-3% at these sizes).
   const idx kc_step = ceil_div(K, ceil_div(K, arch.kc));
+  const bool check_sets = arch.policy.in_place_needs_l1_sets;
+  const bool a_rows = !ta && arch.ukr_rows && arch.policy.a_rows_in_place;
+  const bool a_direct =
+      (ta && lda * idx(sizeof(T)) <= arch.policy.a_columns_max_stride &&
+       (!check_sets || in_place_fits_l1(lda * idx(sizeof(T)), kc_step))) ||
+      a_rows;
+  const GemmMicroKernel<T> ukr_direct = a_rows ? arch.ukr_rows : arch.ukr;
+  const bool b_direct = !tb &&
+                        (i_end - i_begin <= arch.policy.direct_b_max_rows ||
+                         K <= arch.policy.direct_b_max_depth) &&
+                        (!check_sets || in_place_fits_l1(ldb * idx(sizeof(T)), kc_step));
+  T* Ap = buf.a.reserve(0);
+  T* Bp = buf.b.reserve(0);
+  T* tile = buf.tile.reserve(0);
   for (idx jc = j_begin; jc < j_end; jc += arch.nc) {
     const idx nc = std::min(arch.nc, j_end - jc);
     const idx nc_full = b_direct ? nc / NR * NR : 0;  // columns read in place
@@ -151,9 +174,9 @@ static void gemm_dot(const GemmArch<T>& arch, idx M, idx N, idx K, T alpha, cons
       }
     }
   };
-  if (team == 1) return run_share(0);
-#pragma omp parallel for num_threads(team) schedule(static, 1)
-  for (int t = 0; t < team; ++t) run_share(t);
+  run_team(team, [&](int t, int size) {
+    for (int share = t; share < team; share += size) run_share(share);
+  });
 }
 
 // M == 1, C = a B with more than one block of B's rows: fixed blocks of kRowBlock rows, each
@@ -340,9 +363,9 @@ void gemm(bool trans_a, bool trans_b, idx M, idx N, idx K, T alpha, const T* A, 
                      i0, i1, j0, j1, *pool[t]);
   };
 
-  if (team == 1) return run_share(0);
-#pragma omp parallel for num_threads(team) schedule(static, 1)
-  for (int t = 0; t < team; ++t) run_share(t);
+  run_team(team, [&](int t, int size) {
+    for (int share = t; share < team; share += size) run_share(share);
+  });
 }
 
 template <class T>

@@ -264,12 +264,13 @@ void pack_b_bf16(bool trans_b, idx K, idx N, const float* B, idx ldb, Bf16Packed
   if (team <= 1) {
     pack_b_panels(arch, trans_b, K, B, ldb, N, 0, panels, Bp);
   } else {
-#pragma omp parallel for num_threads(team) schedule(static, 1)
-    for (int t = 0; t < team; ++t) {
-      idx p0, p1;
-      share(t, team, panels, &p0, &p1);
-      pack_b_panels(arch, trans_b, K, B, ldb, N, p0, p1, Bp);
-    }
+    run_team(team, [&](int t, int size) {
+      for (int part = t; part < team; part += size) {
+        idx p0, p1;
+        share(part, team, panels, &p0, &p1);
+        pack_b_panels(arch, trans_b, K, B, ldb, N, p0, p1, Bp);
+      }
+    });
   }
   out.level = arch.name;
 }
