@@ -285,3 +285,33 @@ def _check_one_sample(sizes, dtype, activation, loss):
         dp.set_num_threads(old)
     for one, two in zip(*outputs):
         np.testing.assert_array_equal(one, two)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_adam_update_has_the_same_bits_at_every_level(dtype):
+    """The Adam loop runs in each level's vectors with the portable loop's bits. Exact products
+    (small integers, dyadic weights, a power-of-two batch) give every level the same gradient, so
+    the weights after one update must match the portable level's bit for bit (later steps would
+    start from weights whose products round differently at each level)."""
+    rng = np.random.default_rng(3)
+    X = rng.integers(-2, 3, (8, 37)).astype(dtype)
+    y = rng.integers(-3, 4, (8, 19)).astype(dtype)
+    start = (rng.integers(-4, 5, 37 * 19 + 19) / 8.0).astype(dtype)
+    before = dp.build_info()["simd"]
+    results = {}
+    try:
+        for lv in LEVELS:
+            dp.set_simd_level(lv)
+            net = dp.MLP([37, 19], activation="identity", loss="mse", dtype=dtype, seed=0)
+            net.set_params(start)
+            np.testing.assert_array_equal(net.loss_and_grad(X, y)[1], results.get("grad", net.loss_and_grad(X, y)[1]))
+            results.setdefault("grad", net.loss_and_grad(X, y)[1])
+            net.fit(X, y, epochs=1, batch_size=8, shuffle=False, optimizer=dp.AdamW(lr=0.01, weight_decay=0.1),
+                    verbose=False)
+            results[lv] = net.get_params()
+    finally:
+        dp.set_simd_level(before)
+    assert not np.array_equal(results["generic"], start)
+    for lv in LEVELS:
+        assert np.abs(results[lv] - start).max() > 0.005, lv
+        np.testing.assert_array_equal(results[lv], results["generic"], err_msg=lv)

@@ -27,17 +27,23 @@ struct VectorMath {
 
 void exp_generic_f64(const double* in, double* out, idx n);
 
-// The Adam loops of the portable and AVX-512 levels (cpp/arch/<isa>/optim.cpp).
+// The Adam loops of the portable, AVX2 and AVX-512 levels (cpp/arch/<isa>/optim.cpp).
 void adam_generic_f32(const AdamSpan<float>& span);
 void adam_generic_f64(const AdamSpan<double>& span);
+void adam_avx2_f32(const AdamSpan<float>& span);
+void adam_avx2_f64(const AdamSpan<double>& span);
 void adam_avx512_f32(const AdamSpan<float>& span);
 void adam_avx512_f64(const AdamSpan<double>& span);
 
-// The backpropagation loops of the portable and AVX-512 levels (cpp/arch/<isa>/backprop.cpp).
+// The backpropagation loops of the portable, AVX2 and AVX-512 levels (cpp/arch/<isa>/backprop.cpp).
 void column_sums_generic_f32(float* db, const float* dZ, idx n, idx out);
 void column_sums_generic_f64(double* db, const double* dZ, idx n, idx out);
 void relu_backward_generic_f32(const float* A, const float* dA, float* dZ, idx n);
 void relu_backward_generic_f64(const double* A, const double* dA, double* dZ, idx n);
+void column_sums_avx2_f32(float* db, const float* dZ, idx n, idx out);
+void column_sums_avx2_f64(double* db, const double* dZ, idx n, idx out);
+void relu_backward_avx2_f32(const float* A, const float* dA, float* dZ, idx n);
+void relu_backward_avx2_f64(const double* A, const double* dA, double* dZ, idx n);
 void column_sums_avx512_f32(float* db, const float* dZ, idx n, idx out);
 void column_sums_avx512_f64(double* db, const double* dZ, idx n, idx out);
 void relu_backward_avx512_f32(const float* A, const float* dA, float* dZ, idx n);

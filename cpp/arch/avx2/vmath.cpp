@@ -67,8 +67,8 @@ void apply(const float* in, float* out, idx n) {
 
 void fill_vmath_avx2(VectorMath& vm) {
   vm = {"avx2", isa_avx2::apply<isa_avx2::sigmoid_ps>, isa_avx2::apply<isa_avx2::tanh_ps>,
-        adam_generic_f32, adam_generic_f64, exp_generic_f64,  // the portable Adam, exp, backprop loops
-        column_sums_generic_f32, column_sums_generic_f64, relu_backward_generic_f32, relu_backward_generic_f64};
+        adam_avx2_f32, adam_avx2_f64, exp_generic_f64,  // the portable exp
+        column_sums_avx2_f32, column_sums_avx2_f64, relu_backward_avx2_f32, relu_backward_avx2_f64};
 }
 
 }  // namespace dp
