@@ -76,7 +76,7 @@ void dgemm_ukr_rows_avx2_6x8(idx k, const double* Ap, idx a_ks, const double* Bp
 
 // 8 x 8 transpose in registers (unpack, in-lane shuffles, 128-bit lane swaps): 24 shuffles for
 // 64 values instead of 64 scalar loads and stores.
-static inline void transpose8(__m256 r[8]) {
+inline void transpose8(__m256 r[8]) {
   __m256 t[8], s[8];
   for (int i = 0; i < 8; i += 2) {
     t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
@@ -94,7 +94,7 @@ static inline void transpose8(__m256 r[8]) {
   }
 }
 
-static inline void transpose4(__m256d r[4]) {
+inline void transpose4(__m256d r[4]) {
   const __m256d t0 = _mm256_unpacklo_pd(r[0], r[1]), t1 = _mm256_unpackhi_pd(r[0], r[1]);
   const __m256d t2 = _mm256_unpacklo_pd(r[2], r[3]), t3 = _mm256_unpackhi_pd(r[2], r[3]);
   r[0] = _mm256_permute2f128_pd(t0, t2, 0x20);
@@ -107,9 +107,9 @@ static inline void transpose4(__m256d r[4]) {
 // product): W x W blocks (W rows of B x W values of k, masked at the k edge, zeros past the n
 // edge) are transposed in registers and stored as W panel rows. Same values in the same places
 // as the portable pack_b, so results do not change.
-template <class V, class Transpose>
+template <class V, void (*Transpose)(typename V::reg*)>
 void pack_b_trans(const typename V::T* B, idx ldb, idx p0, idx k, idx j0, idx n, int NR,
-                  typename V::T* Bp, Transpose transpose) {
+                  typename V::T* Bp) {
   constexpr int W = V::width;
   using R = typename V::reg;
   for (idx jr = 0; jr < n; jr += NR) {
@@ -123,7 +123,7 @@ void pack_b_trans(const typename V::T* B, idx ldb, idx p0, idx k, idx j0, idx n,
         R r[W];
         for (idx j = 0; j < W; ++j)
           r[j] = j >= w ? V::zero() : kr == W ? V::load(src + j * ldb + p) : V::load_partial(src + j * ldb + p, kr);
-        transpose(r);
+        Transpose(r);
         for (int q = 0; q < kr; ++q) V::store(dst + (p + q) * NR + js, r[q]);
       }
     }
@@ -135,7 +135,7 @@ template <class V, void (*Transpose)(typename V::reg*)>
 void pack_b_avx2(const typename V::T* B, idx ldb, bool trans_b, idx p0, idx k, idx j0, idx n, int NR,
                  typename V::T* Bp) {
   if (trans_b)
-    pack_b_trans<V>(B, ldb, p0, k, j0, n, NR, Bp, Transpose);
+    pack_b_trans<V, Transpose>(B, ldb, p0, k, j0, n, NR, Bp);
   else
     pack_b_rows(B, ldb, p0, k, j0, n, NR, Bp);
 }
