@@ -69,3 +69,13 @@ def test_pinning_can_be_turned_off(env):
     r = probe(**env)
     assert r["main"] == cpus
     assert all(m == cpus for m in r["others"]), r["others"]
+
+
+@pytest.mark.parametrize("env, expected", [({}, True), ({"DELTAPROP_PIN_THREADS": "0"}, False),
+                                           ({"GOMP_CPU_AFFINITY": "0-1"}, False)])
+def test_build_info_says_whether_workers_are_pinned(env, expected):
+    clean = {k: v for k, v in os.environ.items()
+             if k not in ("OMP_PROC_BIND", "OMP_PLACES", "GOMP_CPU_AFFINITY", "DELTAPROP_PIN_THREADS")}
+    out = subprocess.run([sys.executable, "-c", "import deltaprop as dp; print(dp.build_info()['pin_threads'])"],
+                         env=dict(clean, **env), capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == str(expected)

@@ -71,6 +71,8 @@ PYBIND11_MODULE(_core, m) {
       throw py::value_error(std::string("spec: ") + e.what());
     }
   }, py::arg("spec"), "'table', 'model' or 'MC,KC,NC' for every instruction set (not while products run).");
+  m.def("worker_pinning", &dp::worker_pinning_enabled,
+        "Whether the kernels' OpenMP workers are kept off their caller's CPU (DELTAPROP_PIN_THREADS).");
   m.def("gemm_blocks_source", &dp::gemm_blocks_source);
   m.def("gemm_variant", [] { return dp::gemm_variant_name(dp::active_gemm_variant()); },
         "The vendor family whose GEMM choices the avx512 and avx2 levels use: 'intel' or 'zen4'.");

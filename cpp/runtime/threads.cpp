@@ -33,10 +33,7 @@ void mark_forked_child() { in_forked_child.store(true, std::memory_order_relaxed
 // region: its mask is the one the process had when the pool was made.
 std::vector<int> pinning_plan() {
   std::vector<int> cpus;
-  const char* own = std::getenv("DELTAPROP_PIN_THREADS");
-  if ((own && own[0] == '0') || std::getenv("OMP_PROC_BIND") || std::getenv("OMP_PLACES") ||
-      std::getenv("GOMP_CPU_AFFINITY"))
-    return cpus;
+  if (!worker_pinning_enabled()) return cpus;
 #ifdef __linux__
   cpu_set_t set;
   CPU_ZERO(&set);
@@ -48,6 +45,16 @@ std::vector<int> pinning_plan() {
 }
 
 }  // namespace
+
+bool worker_pinning_enabled() {
+#ifdef __linux__
+  const char* own = std::getenv("DELTAPROP_PIN_THREADS");
+  return !((own && own[0] == '0') || std::getenv("OMP_PROC_BIND") || std::getenv("OMP_PLACES") ||
+           std::getenv("GOMP_CPU_AFFINITY"));
+#else
+  return false;
+#endif
+}
 
 int current_cpu() {
 #ifdef __linux__

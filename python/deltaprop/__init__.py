@@ -68,7 +68,9 @@ def build_info() -> Dict[str, Any]:
     level; DELTAPROP_GEMM_VARIANT=intel|zen4 picks the vendor family whose GEMM choices
     the avx512 and avx2 levels use (the CPU's vendor decides by default; gemm_variant names the
     active level's: "intel", "zen4" at avx512, "zen3" at avx2); DELTAPROP_BF16=generic|avx512bf16|amx picks the bf16
-    level (a SIMD level below avx512 keeps bf16 on the generic code)."""
+    level (a SIMD level below avx512 keeps bf16 on the generic code). pin_threads: the kernels'
+    OpenMP workers are pinned off their caller's CPU (DELTAPROP_PIN_THREADS=0, or OMP_PROC_BIND /
+    OMP_PLACES / GOMP_CPU_AFFINITY, leave placement to the system)."""
     cpu = _core.cpu_info()
     reason = _core.amx_unavailable_reason()
     return {
@@ -77,6 +79,7 @@ def build_info() -> Dict[str, Any]:
         "simd_max": _core.cpu_max_simd_level(),
         "openmp": bool(_core.openmp_enabled()),
         "num_threads": get_num_threads(),
+        "pin_threads": bool(_core.worker_pinning()),
         "gemm_tile_float32": tuple(_core.gemm_tile("float32")),
         "gemm_tile_float64": tuple(_core.gemm_tile("float64")),
         "cpu": cpu["model"] or cpu["vendor"],
