@@ -202,7 +202,7 @@ def test_vectorised_float32_activations_each_level(level, name):
 
 
 @pytest.mark.parametrize("l2", [0.0, 1e-3])
-@pytest.mark.parametrize("batch", [1, 5, 16])
+@pytest.mark.parametrize("batch", [1, 5, 12, 13, 16])  # 12 / 13: either side of the avx2 fused limit
 def test_small_batch_sgd_step_matches_numpy_and_is_thread_independent(level, l2, batch):
     """A small batch with plain SGD runs the fused backward (delta below and update in one pass
     over W, blocks of rows of W shared by the threads): wide enough layers that two threads share

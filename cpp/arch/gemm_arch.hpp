@@ -68,6 +68,12 @@ struct GemmPolicy {
   // stride: 2 of 64 sets, 16 lines for 256 rows) is packed instead, whatever the limits above:
   // in place, every micro-tile would fetch its panel from L2 again (in_place_fits_l1, gemm.cpp).
   bool in_place_needs_l1_sets = false;
+  // Batches up to this size run backward + plain SGD fused (layers/dense_sgd_fused.cpp), larger
+  // ones as products. With 16 ymm registers the fused kernel's partial rows and X panel go
+  // through L1 for every row of W: on Zen 3 it beats the products up to ~12 rows and loses
+  // 15-20% at 16 (train_step [784,512,512,10], alternating builds: b4 16.3k vs 7.0-12.6k
+  // samples/s, b12 about equal, b16 19.5-25.6k vs 24.0-30.0k).
+  idx fused_sgd_max_batch = 16;
 };
 
 // Measured on Zen 4 at the avx512 level (2 threads where it matters):
@@ -116,6 +122,7 @@ inline constexpr GemmPolicy kGemmPolicyZen3 = {
     /*a_rows_in_place=*/true,
     /*a_columns_max_stride=*/2048,
     /*in_place_needs_l1_sets=*/true,
+    /*fused_sgd_max_batch=*/12,
 };
 
 // Intel cores at the avx2 level (Haswell to Skylake-client class: 32 KiB 8-way L1d, 256 KiB -
@@ -130,6 +137,7 @@ inline constexpr GemmPolicy kGemmPolicyIntelAvx2 = {
     /*a_rows_in_place=*/true,
     /*a_columns_max_stride=*/2048,
     /*in_place_needs_l1_sets=*/true,
+    /*fused_sgd_max_batch=*/12,
 };
 
 // Edge-tile kernel: C[mr x nr] := alpha * Ap * Bp + beta * C for a tile at the edge of C (mr <=

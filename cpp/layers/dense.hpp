@@ -23,7 +23,8 @@ template <class T>
 void dense_backward_weights(T* dW, const T* dZ, const T* X, idx n, idx in, idx out, T alpha,
                             T beta);
 
-// A small batch (n <= kFusedSgdMaxBatch) with a plain SGD step, fused (dense_sgd_fused.cpp):
+// A small batch (n <= the GEMM policy's fused_sgd_max_batch, at most kFusedSgdMaxBatch) with a
+// plain SGD step, fused (dense_sgd_fused.cpp):
 // dX = g'(prev_A) ⊙ (dZ W_old) (dX may be null for the input layer) and
 // W = (1 - lr l2) W - lr dZᵀ X in one pass over W. Returns false, doing nothing, where the batch
 // is larger or the instruction set offers no fused kernel.

@@ -62,7 +62,8 @@ template <class T>
 bool dense_backward_sgd_fused(T* dX, const T* dZ, T* W, const T* X, const T* prev_A, Act prev_act,
                               idx n, idx in, idx out, T lr, T l2) {
   const GemmArch<T>& arch = active_gemm_arch<T>();
-  if (n < 1 || n > kFusedSgdMaxBatch || !arch.row_backward_sgd || !arch.rows_backward_sgd)
+  if (n < 1 || n > std::min(kFusedSgdMaxBatch, arch.policy.fused_sgd_max_batch) || !arch.row_backward_sgd ||
+      !arch.rows_backward_sgd)
     return false;
   const T alpha = -lr, beta = T(1) - lr * l2;
   const idx blocks = (out + kRowBlock - 1) / kRowBlock;
