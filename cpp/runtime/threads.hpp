@@ -22,9 +22,9 @@ int threads_for_work(double flops, double flops_per_thread);
 // that woke it: on a 2-vCPU VM (AMD EPYC) both then shared one vCPU for seconds, and a 2-thread
 // product ran 4x slower than alone (110 -> 28 GFLOP/s). Off with DELTAPROP_PIN_THREADS=0, or when
 // OMP_PROC_BIND, OMP_PLACES or GOMP_CPU_AFFINITY place the threads.
-int pin_worker_off(int t, int caller_cpu);
-bool worker_pinning_enabled();  // what the environment says (read at each call)  // the CPU pinned to, or -1: leave this thread alone
-int current_cpu();
+int pin_worker_off(int t, int caller_cpu);  // the CPU pinned to, or -1: leave this thread alone
+bool worker_pinning_enabled();               // what the environment says (read at each call)
+int current_cpu();                           // the calling thread's CPU, -1 if unknown
 inline void keep_worker_off(int t, int caller_cpu) {
   thread_local int pinned = -2;  // -2: not yet decided, -1: never pinned
   if (pinned == -1 || (pinned >= 0 && pinned != caller_cpu)) return;

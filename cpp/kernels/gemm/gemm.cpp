@@ -331,8 +331,8 @@ void gemm(bool trans_a, bool trans_b, idx M, idx N, idx K, T alpha, const T* A, 
   // not (a weight gradient of 784 columns is 13 tiles: 7 + 6; splitting its 86 row tiles instead
   // measured 15-20% faster at 2 threads; with AVX2's 16-wide tiles 25 + 24 of 49 still cost 2-5%
   // against 43 + 43 rows: 512x784x128 TN on Zen 3, alternating builds, 0.88-0.95 -> 0.92-1.05x
-  // numpy); never split K (that would reorder sums across
-  // threads). Who computes a tile never changes its bits.
+  // numpy); never split K (that would reorder sums across threads). Who computes a tile never
+  // changes its bits.
   auto imbalance = [team](idx tiles) {
     return double(ceil_div(tiles, team) * team) / double(tiles);
   };
