@@ -109,6 +109,66 @@ def test_forced_blocks_keep_results_independent_of_threads(blocks, variant, tran
     np.testing.assert_array_equal(one, two)
 
 
+@pytest.mark.parametrize("trans", [(0, 0), (0, 1), (1, 0)], ids=["NN", "NT", "TN"])
+def test_column_panel_order_gives_the_same_bits(level, trans, dtype):
+    """A B block over half of L2 with a small A block takes B's column panels outside (B's panel
+    in L1); a large A block keeps the row panels outside. Same kc, so the same sums: the same
+    bits, with beta (C read) and edge tiles in both directions, at 1 and 2 threads."""
+    rng = np.random.default_rng(11 + trans[0] + 2 * trans[1])
+    itemsize = np.dtype(dtype).itemsize
+    l2 = _core.cpu_info()["l2"]["size"]
+    kc = 64
+    M, Kd = 71, 2 * kc + 9  # edge rows, past the dot path's 64; three K blocks of 46
+    N = l2 // (2 * 46 * itemsize) + 37          # a B block (46 x N) just over half of L2
+    big_mc = (l2 // (46 * itemsize) // 6 + 1) * 6  # an A block over a quarter of L2 even at MC = M
+    A = rng.standard_normal((Kd, M) if trans[0] else (M, Kd)).astype(dtype)
+    B = rng.standard_normal((N, Kd) if trans[1] else (Kd, N)).astype(dtype)
+    C0 = rng.standard_normal((M, N)).astype(dtype)
+    ref = 0.5 * C0.astype(np.float64) + (A.T if trans[0] else A).astype(np.float64) @ (B.T if trans[1] else B).astype(np.float64)
+    before = dp.get_num_threads()
+    out = {}
+    try:
+        for mc in (6, big_mc):
+            _core.set_gemm_blocks(f"{mc},{kc},{N + 64}")
+            for threads in (1, 2):
+                dp.set_num_threads(threads)
+                out[mc, threads] = K.gemm(A, B, trans_a=bool(trans[0]), trans_b=bool(trans[1]), beta=0.5, out=C0.copy())
+    finally:
+        _core.set_gemm_blocks("table")
+        dp.set_num_threads(before)
+    for key, C in out.items():
+        np.testing.assert_array_equal(C, out[6, 1], err_msg=f"MC={key[0]}, {key[1]} threads")
+    tol = 1e-4 if dtype == np.float32 else 1e-11
+    np.testing.assert_allclose(out[6, 1], ref, rtol=tol, atol=tol * Kd / 10.0)
+
+
+def test_column_panel_order_applies_the_epilogue_to_every_tile(dtype):
+    """The forward product's bias + activation, tile by tile in the column-panel order, give
+    the row-panel order's bits."""
+    rng = np.random.default_rng(5)
+    itemsize = np.dtype(dtype).itemsize
+    l2 = _core.cpu_info()["l2"]["size"]
+    n, d_in = 71, 70  # past the dot path's 64 rows
+    d_out = l2 // (d_in * itemsize) + 21  # over half of L2 even split between 2 threads
+    X = rng.standard_normal((n, d_in)).astype(dtype)
+    W = rng.standard_normal((d_out, d_in)).astype(dtype)
+    b = rng.standard_normal(d_out).astype(dtype)
+    out = []
+    try:
+        for mc in (6, (l2 // (d_in * itemsize) // 6 + 1) * 6):
+            _core.set_gemm_blocks(f"{mc},{d_in},{d_out + 64}")
+            out.append(K.dense_forward(X, W, b, "relu"))
+    finally:
+        _core.set_gemm_blocks("table")
+    (Z, A), (Z_rows, A_rows) = out
+    np.testing.assert_array_equal(Z, Z_rows)
+    np.testing.assert_array_equal(A, A_rows)
+    ref = X.astype(np.float64) @ W.T.astype(np.float64) + b
+    tol = 1e-4 if dtype == np.float32 else 1e-11
+    np.testing.assert_allclose(Z, ref, rtol=tol, atol=tol * d_in / 10.0)
+    np.testing.assert_array_equal(A, np.maximum(Z, 0))
+
+
 @pytest.mark.parametrize("trans", [(0, 0), (0, 1), (1, 0), (1, 1)], ids=["NN", "NT", "TN", "TT"])
 def test_variants_agree_to_rounding_on_mlp_shapes(trans):
     """The variants differ in what they pack, not in the sums: same values to fp32 rounding."""

@@ -51,6 +51,19 @@ bool in_place_fits_l1(idx stride, idx rows) {
   return rows <= sets * l1.ways / 2;
 }
 
+// Which panel a block's loops keep in L1. Rows outside (A's MR x kc panel in L1, the tiles of a
+// row panel along C's rows) need the kc x nc block of B to stay in L2 while C streams through;
+// a block of B over half of L2 is evicted by C and refetched for every row panel. There the loops
+// take B's column panels outside (BLIS's order), provided the mc x kc block of A they then
+// stream stays in L2 (a quarter of it). Zen 3, 512 KiB L2, the weight gradient 512x784x128 TN
+// (B = X read in place, 401 KB per K block), paired calls: 1.08-1.14x; products with a smaller
+// B block lost 2-19% in that order (C walked down its columns), large squares 11-18% (A blocks
+// of 245 KB).
+bool b_panel_in_l1(idx b_block_bytes, idx a_block_bytes) {
+  static const long l2 = cpu_info().l2.size;
+  return l2 > 0 && b_block_bytes > l2 / 2 && a_block_bytes <= l2 / 4;
+}
+
 // One thread's share: rows [i_begin, i_end) x columns [j_begin, j_end) of C.
 // Panels are read in place where the caller's layout already is the panel layout (rows of B
 // when !trans_b, columns of A when trans_a); only the other operands and partial edge panels are
@@ -82,7 +95,7 @@ void gemm_rectangle(const GemmArch<T>& arch, bool ta, bool tb, idx K, T alpha, c
                         (!check_sets || in_place_fits_l1(ldb * idx(sizeof(T)), kc_step));
   T* Ap = buf.a.reserve(0);
   T* Bp = buf.b.reserve(0);
-  T* tile = buf.tile.reserve(0);
+  T* tile_buf = buf.tile.reserve(0);
   for (idx jc = j_begin; jc < j_end; jc += arch.nc) {
     const idx nc = std::min(arch.nc, j_end - jc);
     const idx nc_full = b_direct ? nc / NR * NR : 0;  // columns read in place
@@ -96,40 +109,58 @@ void gemm_rectangle(const GemmArch<T>& arch, bool ta, bool tb, idx K, T alpha, c
         else
           pack_b(B, ldb, tb, pc, kc, jc + nc_full, nc - nc_full, NR, Bp + nc_full * kc);
       }
+      // Decided per K block on the full A block, so a short last block of rows keeps the order.
+      const bool columns_outside = b_panel_in_l1(
+          kc * nc * idx(sizeof(T)), std::min(arch.mc, i_end - i_begin) * kc * idx(sizeof(T)));
       for (idx ic = i_begin; ic < i_end; ic += arch.mc) {
         const idx mc = std::min(arch.mc, i_end - ic);
         const idx mc_full = a_direct ? mc / MR * MR : 0;
         if (mc_full < mc) pack_a(A, lda, ta, ic + mc_full, mc - mc_full, pc, kc, MR, Ap + mc_full * kc);
-        for (idx ir = 0; ir < mc; ir += MR) {
-          const idx mr = std::min<idx>(MR, mc - ir);
+        // The tile of rows ir.. and columns jr.. of this block (each tile's sums are the same
+        // whatever order the tiles are taken in).
+        auto tile = [&](idx ir, idx jr) {
+          const idx mr = std::min<idx>(MR, mc - ir), nr = std::min<idx>(NR, nc - jr);
           const bool a_in_place = ir < mc_full;
           const T* a = !a_in_place ? Ap + ir * kc
                        : a_rows     ? A + (ic + ir) * lda + pc
                                     : A + pc * lda + ic + ir;
           const idx a_ks = a_in_place ? lda : MR;
           const GemmMicroKernel<T> ukr = a_in_place ? ukr_direct : arch.ukr;
-          for (idx jr = 0; jr < nc; jr += NR) {
-            const idx nr = std::min<idx>(NR, nc - jr);
-            const bool b_in_place = jr < nc_full;
-            const T* b = b_in_place ? B + pc * ldb + jc + jr : Bp + jr * kc;
-            const idx b_ks = b_in_place ? ldb : NR;
-            T* c = C + (ic + ir) * ldc + jc + jr;
-            if (mr == MR && nr == NR) {
-              ukr(kc, a, a_ks, b, b_ks, c, ldc, alpha, beta_now);
-            } else if (arch.ukr_edge) {
-              arch.ukr_edge(kc, a, a_ks, a_in_place && a_rows, b, b_ks, c, ldc, alpha, beta_now,
-                            int(mr), int(nr));
-            } else {  // edge tile: full-speed kernel into a scratch tile, then copy the valid part
-              ukr(kc, a, a_ks, b, b_ks, tile, NR, alpha, T(0));
-              for (idx i = 0; i < mr; ++i)
-                for (idx j = 0; j < nr; ++j)
-                  c[i * ldc + j] = beta_now == T(0) ? tile[i * NR + j]
-                                                    : tile[i * NR + j] + beta_now * c[i * ldc + j];
-            }
+          const bool b_in_place = jr < nc_full;
+          const T* b = b_in_place ? B + pc * ldb + jc + jr : Bp + jr * kc;
+          const idx b_ks = b_in_place ? ldb : NR;
+          T* c = C + (ic + ir) * ldc + jc + jr;
+          if (mr == MR && nr == NR) {
+            ukr(kc, a, a_ks, b, b_ks, c, ldc, alpha, beta_now);
+          } else if (arch.ukr_edge) {
+            arch.ukr_edge(kc, a, a_ks, a_in_place && a_rows, b, b_ks, c, ldc, alpha, beta_now,
+                          int(mr), int(nr));
+          } else {  // edge tile: full-speed kernel into a scratch tile, then copy the valid part
+            ukr(kc, a, a_ks, b, b_ks, tile_buf, NR, alpha, T(0));
+            for (idx i = 0; i < mr; ++i)
+              for (idx j = 0; j < nr; ++j)
+                c[i * ldc + j] = beta_now == T(0) ? tile_buf[i * NR + j]
+                                                  : tile_buf[i * NR + j] + beta_now * c[i * ldc + j];
           }
+        };
+        if (columns_outside) {
+          // Column panels outside: B's kc x NR panel stays in L1 while the A block (L2)
+          // streams past it.
+          for (idx jr = 0; jr < nc; jr += NR)
+            for (idx ir = 0; ir < mc; ir += MR) {
+              tile(ir, jr);
+              if (last_k && ep)
+                apply_epilogue(*ep, C, ldc, ic + ir, jc + jr, std::min<idx>(MR, mc - ir),
+                               std::min<idx>(NR, nc - jr));
+            }
+          continue;
+        }
+        // Row panels outside: A's MR x kc panel stays in L1 while the B block (L2) streams.
+        for (idx ir = 0; ir < mc; ir += MR) {
+          for (idx jr = 0; jr < nc; jr += NR) tile(ir, jr);
           // Once per row panel (mr rows x nc columns, still in L1): a few long rows instead of a
           // call per tile row.
-          if (last_k && ep) apply_epilogue(*ep, C, ldc, ic + ir, jc, mr, nc);
+          if (last_k && ep) apply_epilogue(*ep, C, ldc, ic + ir, jc, std::min<idx>(MR, mc - ir), nc);
         }
       }
     }
