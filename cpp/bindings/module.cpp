@@ -73,6 +73,10 @@ PYBIND11_MODULE(_core, m) {
   }, py::arg("spec"), "'table', 'model' or 'MC,KC,NC' for every instruction set (not while products run).");
   m.def("worker_pinning", &dp::worker_pinning_enabled,
         "Whether the kernels' OpenMP workers are kept off their caller's CPU (DELTAPROP_PIN_THREADS).");
+  m.def("step_team", &dp::step_team_enabled,
+        "Whether a training step runs as one parallel region of all threads (DELTAPROP_STEP_TEAM=1; off by default).");
+  m.def("set_step_team", &dp::set_step_team, py::arg("on"),
+        "One parallel region per training step (True) or one per product (False); same results.");
   m.def("gemm_blocks_source", &dp::gemm_blocks_source);
   m.def("gemm_variant", [] { return dp::gemm_variant_name(dp::active_gemm_variant()); },
         "The vendor family whose GEMM choices the avx512 and avx2 levels use: 'intel' or 'zen4'.");

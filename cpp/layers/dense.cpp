@@ -1,7 +1,6 @@
 #include "dense.hpp"
 #include "../kernels/activations.hpp"
 #include "../kernels/gemm/gemm.hpp"
-#include "../kernels/gemm/gemv.hpp"
 #include "../runtime/dispatch.hpp"
 #include <type_traits>
 
@@ -10,14 +9,7 @@ namespace dp {
 template <class T>
 void dense_forward(T* A, T* Z, const T* X, const T* W, const T* b, idx n, idx in, idx out,
                    Act act) {
-  if (n == 1) {  // one sample: a GEMV, no packing
-    gemv(false, out, in, T(1), W, in, X, T(0), A);
-    for (idx j = 0; j < out; ++j) A[j] += b[j];
-    if (Z)
-      for (idx j = 0; j < out; ++j) Z[j] = A[j];
-    activation_forward(act, A, A, out);
-    return;
-  }
+  // One sample runs as a GEMV inside gemm (gemm_row), its epilogue on each thread's columns.
   GemmEpilogue<T> ep;
   ep.bias = b;
   ep.act = act;
@@ -29,11 +21,6 @@ void dense_forward(T* A, T* Z, const T* X, const T* W, const T* b, idx n, idx in
 template <class T>
 void dense_backward_input(T* dX, const T* dZ, const T* W, const T* prev_A, Act prev_act, idx n,
                           idx in, idx out) {
-  if (n == 1) {
-    gemv(true, out, in, T(1), W, in, dZ, T(0), dX);
-    if (prev_A) activation_backward(prev_act, prev_A, dX, dX, in);
-    return;
-  }
   GemmEpilogue<T> ep;
   ep.slope_of = prev_A;
   ep.ld_slope = in;

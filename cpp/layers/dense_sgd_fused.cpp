@@ -73,7 +73,8 @@ bool dense_backward_sgd_fused(T* dX, const T* dZ, T* W, const T* X, const T* pre
       blocks));
   thread_local ScratchBuffer<T> partials;
   // Reserved before any thread starts: nothing inside the parallel region can throw.
-  T* part = dX ? partials.reserve(std::size_t(blocks * n * in)) : nullptr;
+  // (In a step team, the leader's.)
+  T* part = dX ? team_leader([&] { return partials.reserve(std::size_t(blocks * n * in)); }) : nullptr;
 
   auto update_rows = [&](int t, int team) {
     for (idx b = blocks * t / team; b < blocks * (t + 1) / team; ++b) {

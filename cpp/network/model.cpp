@@ -249,8 +249,13 @@ double Model<T>::forward_train(const T* X, Target<T> y, const T* weights, idx n,
     layer_forward(l, in, n, ws.act(l), precision_, nullptr);  // bf16: W packed inside the product
     in = ws.act(l);
   }
-  // delta_a receives dLoss/dlogits (already divided by the batch size: losses are means).
-  return weighted_loss_of(ws.act(num_layers() - 1), y, weights, n, ws.delta_a()) + l2_penalty(l2);
+  // delta_a receives dLoss/dlogits (already divided by the batch size: losses are means). In a
+  // step team the leader computes it (the others return 0).
+  double loss = 0.0;
+  team_single([&] {
+    loss = weighted_loss_of(ws.act(num_layers() - 1), y, weights, n, ws.delta_a()) + l2_penalty(l2);
+  });
+  return loss;
 }
 
 template <class T>
@@ -283,19 +288,24 @@ void Model<T>::backward(const T* X, idx n, BackpropWorkspace<T>& ws, const Gradi
                                           l > 0 ? ws.act(l - 1) : nullptr,
                                           l > 0 ? acts_[l - 1] : Act::Identity, n, in_w, out_w,
                                           sink.lr, sink.l2)) {
-      column_sums(ws.db(), delta, n, out_w);
-      for (idx j = 0; j < out_w; ++j) b[j] -= sink.lr * ws.db()[j];
+      team_single([&] {
+        column_sums(ws.db(), delta, n, out_w);
+        for (idx j = 0; j < out_w; ++j) b[j] -= sink.lr * ws.db()[j];
+      });
       std::swap(delta, below);
       continue;
     }
     // The delta of the layer below uses the old W, so it comes before a fused update of W.
     if (l > 0) backward_input(below, delta, W, ws.act(l - 1), acts_[l - 1], n, in_w, out_w);
     if (fused) {
-      column_sums(ws.db(), delta, n, out_w);
+      // b is read by the forward pass only: updated before W's product, in one pass.
+      team_single([&] {
+        column_sums(ws.db(), delta, n, out_w);
+        for (idx j = 0; j < out_w; ++j) b[j] -= sink.lr * ws.db()[j];
+      });
       backward_weights(W, delta, a_in, n, in_w, out_w, -sink.lr, T(1) - sink.lr * sink.l2);
-      for (idx j = 0; j < out_w; ++j) b[j] -= sink.lr * ws.db()[j];
     } else {
-      column_sums(sink.grad + bias_offset(l), delta, n, out_w);
+      team_single([&] { column_sums(sink.grad + bias_offset(l), delta, n, out_w); });
       backward_weights(sink.grad + w_off_[l], delta, a_in, n, in_w, out_w, T(1), T(0));
     }
     std::swap(delta, below);

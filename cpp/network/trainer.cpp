@@ -1,5 +1,6 @@
 #include "trainer.hpp"
 #include <algorithm>
+#include "../runtime/dispatch.hpp"
 #include "../runtime/threads.hpp"
 
 namespace dp {
@@ -32,11 +33,40 @@ double batch_mass(const T* weights, idx n) {
 }  // namespace
 
 template <class T>
+bool Trainer<T>::step_team_ready(const Model<T>& model, idx n) {
+  const int threads = get_num_threads();
+  if (!step_team_enabled() || model.precision() == Precision::Bf16 || threads < 2) return false;
+  const StepShape shape{n, threads, gemm_config_generation()};
+  for (const StepShape& warm : warm_)
+    if (warm == shape) return true;
+  warm_[next_warm_] = shape;
+  next_warm_ = (next_warm_ + 1) % 2;
+  return false;
+}
+
+template <class T>
+double Trainer<T>::forward_backward(Model<T>& model, const T* X, Target<T> y, const T* weights,
+                                    idx n, T l2, const GradientSink<T>& sink) {
+  ws_.reserve(model.sizes(), n);
+  if (!step_team_ready(model, n)) {
+    const double loss = model.forward_train(X, y, weights, n, l2, ws_);
+    model.backward(X, n, ws_, sink);
+    return loss;
+  }
+  // Every thread runs the step; the loss is the leader's.
+  double loss = 0.0;
+  run_step_team(get_num_threads(), [&](int t) {
+    const double mine = model.forward_train(X, y, weights, n, l2, ws_);
+    model.backward(X, n, ws_, sink);
+    if (t == 0) loss = mine;
+  });
+  return loss;
+}
+
+template <class T>
 double Trainer<T>::gradient(Model<T>& model, const T* X, Target<T> y, const T* weights, idx n,
                             T l2, T* grad) {
-  ws_.reserve(model.sizes(), n);
-  const double loss = model.forward_train(X, y, weights, n, l2, ws_);
-  model.backward(X, n, ws_, GradientSink<T>::into(grad));
+  const double loss = forward_backward(model, X, y, weights, n, l2, GradientSink<T>::into(grad));
   model.add_l2_gradient(grad, l2);
   return loss;
 }
@@ -55,9 +85,7 @@ double Trainer<T>::scaled_gradient(Model<T>& model, const T* X, Target<T> y, con
 template <class T>
 double Trainer<T>::sgd_step(Model<T>& model, OptimizerState<T>& opt, const T* X, Target<T> y,
                             const T* weights, idx n, T lr, T l2) {
-  ws_.reserve(model.sizes(), n);
-  const double loss = model.forward_train(X, y, weights, n, l2, ws_);
-  model.backward(X, n, ws_, GradientSink<T>::sgd_step(lr, l2));
+  const double loss = forward_backward(model, X, y, weights, n, l2, GradientSink<T>::sgd_step(lr, l2));
   opt.count_fused_step();
   return loss;
 }
@@ -69,9 +97,7 @@ double Trainer<T>::step(Model<T>& model, OptimizerState<T>& opt, const T* X, Tar
   if (cfg.is_plain_sgd()) return sgd_step(model, opt, X, y, weights, n, T(cfg.lr), l2);
 
   if (idx(grad_.size()) != model.num_params()) grad_.assign(std::size_t(model.num_params()), T(0));
-  ws_.reserve(model.sizes(), n);
-  const double loss = model.forward_train(X, y, weights, n, l2, ws_);
-  model.backward(X, n, ws_, GradientSink<T>::into(grad_.data()));
+  const double loss = forward_backward(model, X, y, weights, n, l2, GradientSink<T>::into(grad_.data()));
   opt.apply(model, grad_.data(), cfg, l2);  // adds the L2 term's gradient first
   return loss;
 }

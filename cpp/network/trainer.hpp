@@ -39,6 +39,26 @@ class Trainer {
                const std::function<void()>& between_batches);
 
  private:
+  // forward_train + backward (+ the loss) of one batch: as one parallel region where that is
+  // ready (step_team_ready), else with a region per product.
+  double forward_backward(Model<T>& model, const T* X, Target<T> y, const T* weights, idx n,
+                          T l2, const GradientSink<T>& sink);
+  // Whether a batch of n rows may run as one step team: on (step_team_enabled), float products
+  // (bf16 packs its weights inside the product), 2+ threads, and a step of this shape already
+  // ran with a region per product under the same kernel configuration — which reserved every
+  // scratch buffer the team's leader hands out, so nothing inside the region allocates.
+  bool step_team_ready(const Model<T>& model, idx n);
+  struct StepShape {
+    idx rows = -1;
+    int threads = 0;
+    unsigned config = 0;
+    bool operator==(const StepShape& o) const {
+      return rows == o.rows && threads == o.threads && config == o.config;
+    }
+  };
+  StepShape warm_[2];  // the shapes that ran forked last (an epoch's batch and its last one)
+  int next_warm_ = 0;
+
   BackpropWorkspace<T> ws_;
   AlignedVector<T> grad_;                      // (num_params) gradient of the non-fused steps
   AlignedVector<T> batch_x_, batch_values_, batch_weights_;  // gathered rows of a shuffled batch

@@ -153,16 +153,26 @@ SimdLevel cpu_max_simd_level() {
 
 SimdLevel active_simd_level() { return static_cast<SimdLevel>(level_slot().load()); }
 
+namespace {
+std::atomic<unsigned> config_generation{0};
+}
+
+unsigned gemm_config_generation() { return config_generation.load(std::memory_order_relaxed); }
+
 void set_simd_level(SimdLevel level) {
   kSimdLevels.require_supported(level, cpu_max_simd_level());
   level_slot().store(static_cast<int>(level));
+  config_generation.fetch_add(1);
 }
 
 const char* simd_level_name(SimdLevel level) { return kSimdLevels.name(level); }
 
 SimdLevel parse_simd_level(const std::string& name) { return kSimdLevels.parse(name); }
 
-void set_gemm_blocks(const std::string& spec) { tables().apply(spec.empty() ? "table" : spec); }
+void set_gemm_blocks(const std::string& spec) {
+  tables().apply(spec.empty() ? "table" : spec);
+  config_generation.fetch_add(1);
+}
 
 std::string gemm_blocks_source() { return tables().blocks_source; }
 
@@ -172,7 +182,10 @@ GemmVariant cpu_gemm_variant() {
 
 GemmVariant active_gemm_variant() { return tables().variant; }
 
-void set_gemm_variant(GemmVariant variant) { tables().set_variant(variant); }
+void set_gemm_variant(GemmVariant variant) {
+  tables().set_variant(variant);
+  config_generation.fetch_add(1);
+}
 
 const char* gemm_variant_name(GemmVariant variant) {
   return variant == GemmVariant::Intel ? "intel" : "zen4";

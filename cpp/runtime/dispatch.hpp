@@ -49,6 +49,9 @@ GemmVariant active_gemm_variant();
 // Not to be called while products run (like set_gemm_blocks); the block setting is kept.
 void set_gemm_variant(GemmVariant variant);
 const char* gemm_variant_name(GemmVariant variant);
+// Changes each time the level, the blocks or the variant change (what the kernels' scratch
+// sizes depend on besides the shapes).
+unsigned gemm_config_generation();
 GemmVariant parse_gemm_variant(const std::string& name);  // throws std::invalid_argument
 
 }  // namespace dp

@@ -12,6 +12,9 @@
 namespace dp {
 namespace {
 
+// What one more thread's share costs inside a step team, relative to a fork/join.
+constexpr double kStepTeamShareCost = 0.25;
+
 std::atomic<int>& thread_slot() {
 #ifdef _OPENMP
   static std::atomic<int> slot{std::max(1, omp_get_max_threads())};
@@ -90,6 +93,8 @@ int pin_worker_off(int t, int caller_cpu) {
 // omp_set_num_threads (threadpoolctl, a host library) is honoured too.
 int get_num_threads() {
   if (in_forked_child.load(std::memory_order_relaxed)) return 1;
+  // Inside a step team every thread must size its shares alike: by the team.
+  if (in_step_team()) return t_step_team.size;
   int own = thread_slot().load(std::memory_order_relaxed);
 #ifdef _OPENMP
   return std::max(1, std::min(own, omp_get_max_threads()));
@@ -108,6 +113,19 @@ void set_num_threads(int n) {
 #endif
 }
 
+namespace {
+std::atomic<bool>& step_team_slot() {
+  static std::atomic<bool> on{[] {
+    const char* env = std::getenv("DELTAPROP_STEP_TEAM");
+    return env && env[0] == '1';
+  }()};
+  return on;
+}
+}  // namespace
+
+bool step_team_enabled() { return step_team_slot().load(std::memory_order_relaxed); }
+void set_step_team(bool on) { step_team_slot().store(on, std::memory_order_relaxed); }
+
 bool openmp_enabled() {
 #ifdef _OPENMP
   return true;
@@ -117,6 +135,8 @@ bool openmp_enabled() {
 }
 
 int threads_for_work(double flops, double flops_per_thread) {
+  // In a step team the threads are already running: a share costs a barrier, not a fork/join.
+  if (in_step_team()) flops_per_thread *= kStepTeamShareCost;
   int useful = static_cast<int>(flops / flops_per_thread);
   return std::max(1, std::min(get_num_threads(), useful));
 }

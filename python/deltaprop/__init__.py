@@ -70,7 +70,9 @@ def build_info() -> Dict[str, Any]:
     active level's: "intel", "zen4" at avx512, "zen3" at avx2); DELTAPROP_BF16=generic|avx512bf16|amx picks the bf16
     level (a SIMD level below avx512 keeps bf16 on the generic code). pin_threads: the kernels'
     OpenMP workers are pinned off their caller's CPU (DELTAPROP_PIN_THREADS=0, or OMP_PROC_BIND /
-    OMP_PLACES / GOMP_CPU_AFFINITY, leave placement to the system)."""
+    OMP_PLACES / GOMP_CPU_AFFINITY, leave placement to the system). step_team: a training step
+    runs as one parallel region of all threads, the products sharing it (DELTAPROP_STEP_TEAM=1;
+    off by default: a region per product; the results are the same bits)."""
     cpu = _core.cpu_info()
     reason = _core.amx_unavailable_reason()
     return {
@@ -80,6 +82,7 @@ def build_info() -> Dict[str, Any]:
         "openmp": bool(_core.openmp_enabled()),
         "num_threads": get_num_threads(),
         "pin_threads": bool(_core.worker_pinning()),
+        "step_team": bool(_core.step_team()),
         "gemm_tile_float32": tuple(_core.gemm_tile("float32")),
         "gemm_tile_float64": tuple(_core.gemm_tile("float64")),
         "cpu": cpu["model"] or cpu["vendor"],

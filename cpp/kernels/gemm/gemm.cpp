@@ -170,9 +170,11 @@ void gemm_rectangle(const GemmArch<T>& arch, bool ta, bool tb, idx K, T alpha, c
 // K == 0 or alpha == 0: C = beta * C, then the epilogue.
 template <class T>
 void scale_only(idx M, idx N, T beta, T* C, idx ldc, const GemmEpilogue<T>* ep) {
-  for (idx i = 0; i < M; ++i)
-    for (idx j = 0; j < N; ++j) C[i * ldc + j] = beta == T(0) ? T(0) : beta * C[i * ldc + j];
-  if (ep) apply_epilogue(*ep, C, ldc, 0, 0, M, N);
+  team_single([&] {
+    for (idx i = 0; i < M; ++i)
+      for (idx j = 0; j < N; ++j) C[i * ldc + j] = beta == T(0) ? T(0) : beta * C[i * ldc + j];
+    if (ep) apply_epilogue(*ep, C, ldc, 0, 0, M, N);
+  });
 }
 
 }  // namespace
@@ -227,7 +229,7 @@ static void gemm_row_blocks(const GemmArch<T>& arch, idx N, idx K, T alpha, cons
                             const T* B, idx ldb, T beta, T* C, const GemmEpilogue<T>* epilogue) {
   const idx blocks = ceil_div(K, kRowBlock);
   thread_local ScratchBuffer<T> partial_rows;
-  T* partial = partial_rows.reserve(std::size_t(blocks * N));
+  T* partial = team_leader([&] { return partial_rows.reserve(std::size_t(blocks * N)); });
   const idx step = arch.row_nr, tiles = ceil_div(N, step);
   const int team = static_cast<int>(std::min<idx>(
       threads_for_work(2.0 * double(N) * double(K), arch.policy.streaming_flops_per_thread), blocks));
@@ -280,9 +282,12 @@ static bool gemm_row(const GemmArch<T>& arch, bool trans_a, bool trans_b, idx N,
   const int team = static_cast<int>(
       std::min<idx>(threads_for_work(2.0 * double(N) * double(K),
                                      arch.policy.streaming_flops_per_thread), tiles));
-  auto& pool = pack_pool<T>(team);
-  if (!dot_form && beta != T(0))  // the accumulators cannot be C itself
-    for (int t = 0; t < team; ++t) pool[t]->tile.reserve(std::size_t(N));
+  auto& pool = *team_leader([&] {
+    auto* members = &pack_pool<T>(team);
+    if (!dot_form && beta != T(0))  // the accumulators cannot be C itself
+      for (int t = 0; t < team; ++t) (*members)[t]->tile.reserve(std::size_t(N));
+    return members;
+  });
   const idx a_ks = trans_a ? lda : 1;
   run_team(team, [&](int t, int size) {
     const idx j0 = std::min(N, tiles * t / size * step);
@@ -329,12 +334,14 @@ static void gemm_narrow(bool trans_a, bool trans_b, idx M, idx N, idx K, T alpha
                         idx lda, const T* B, idx ldb, T beta, T* C, idx ldc,
                         const GemmEpilogue<T>* epilogue) {
   thread_local ScratchBuffer<T> scratch;
-  T* Ct = scratch.reserve(std::size_t(M * N));
+  T* Ct = team_leader([&] { return scratch.reserve(std::size_t(M * N)); });
   gemm(!trans_b, !trans_a, N, M, K, alpha, B, ldb, A, lda, T(0), Ct, M);
-  for (idx i = 0; i < M; ++i)
-    for (idx j = 0; j < N; ++j)
-      C[i * ldc + j] = beta == T(0) ? Ct[j * M + i] : Ct[j * M + i] + beta * C[i * ldc + j];
-  if (epilogue) apply_epilogue(*epilogue, C, ldc, 0, 0, M, N);
+  team_single([&] {
+    for (idx i = 0; i < M; ++i)
+      for (idx j = 0; j < N; ++j)
+        C[i * ldc + j] = beta == T(0) ? Ct[j * M + i] : Ct[j * M + i] + beta * C[i * ldc + j];
+    if (epilogue) apply_epilogue(*epilogue, C, ldc, 0, 0, M, N);
+  });
 }
 
 template <class T>
@@ -371,16 +378,20 @@ void gemm(bool trans_a, bool trans_b, idx M, idx N, idx K, T alpha, const T* A, 
                        !(team > 1 && imbalance(m_tiles) < 0.99 * imbalance(n_tiles));
   team = static_cast<int>(std::min<idx>(team, split_n ? n_tiles : m_tiles));
 
-  // Reserve all scratch before the parallel region: nothing inside it can throw.
-  auto& pool = pack_pool<T>(team);
+  // Reserve all scratch before the parallel region: nothing inside it can throw. (In a step
+  // team, the leader's buffers, reserved by the leader.)
   const idx mc_pad = ceil_div(std::min(arch.mc, M), arch.mr) * arch.mr;
   const idx nc_pad = ceil_div(std::min(arch.nc, N), arch.nr) * arch.nr;
   const idx kc = std::min(arch.kc, K);
-  for (int t = 0; t < team; ++t) {
-    pool[t]->a.reserve(mc_pad * kc);
-    pool[t]->b.reserve(nc_pad * kc);
-    pool[t]->tile.reserve(idx(arch.mr) * arch.nr);
-  }
+  auto& pool = *team_leader([&] {
+    auto* members = &pack_pool<T>(team);
+    for (int t = 0; t < team; ++t) {
+      (*members)[t]->a.reserve(mc_pad * kc);
+      (*members)[t]->b.reserve(nc_pad * kc);
+      (*members)[t]->tile.reserve(idx(arch.mr) * arch.nr);
+    }
+    return members;
+  });
 
   auto run_share = [&](int t) {
     idx i0 = 0, i1 = M, j0 = 0, j1 = N;
