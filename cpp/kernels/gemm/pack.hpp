@@ -7,9 +7,32 @@
 
 namespace dp {
 
+// The transposed case of pack_a with MR fixed at compile time: a weight gradient's dZᵀ, whose
+// k-th column of the block is the contiguous run A[(p0+k)*lda + i0 ..]. Row by row of A, each
+// read once and in order, a fixed-size copy into every panel; panel by panel, each MR-value read
+// touched a new row 2 KiB or more apart (L1 sets), and the copy's length was a loop (512x512x128
+// TN on Zen 3: the pack was 9% of the product's time).
+template <int MR, class T>
+void pack_a_columns(const T* A, idx lda, idx i0, idx m, idx p0, idx k, T* Ap) {
+  const idx full = m / MR * MR;
+  for (idx p = 0; p < k; ++p) {
+    const T* src = A + (p0 + p) * lda + i0;
+    T* dst = Ap + p * MR;
+    for (idx ir = 0; ir < full; ir += MR) {
+      T v[MR];
+      for (int i = 0; i < MR; ++i) v[i] = src[ir + i];
+      for (int i = 0; i < MR; ++i) dst[ir * k + i] = v[i];
+    }
+    for (idx i = full; i < m; ++i) dst[full * k + i - full] = src[i];
+    if (full < m)
+      for (idx i = m - full; i < MR; ++i) dst[full * k + i] = T(0);
+  }
+}
+
 // op(A)[i0 : i0+m, p0 : p0+k] -> ceil(m/MR) panels, each MR x k stored column by column.
 template <class T>
 void pack_a(const T* A, idx lda, bool trans_a, idx i0, idx m, idx p0, idx k, int MR, T* Ap) {
+  if (trans_a && MR == 6) return pack_a_columns<6>(A, lda, i0, m, p0, k, Ap);
   for (idx ir = 0; ir < m; ir += MR) {
     const idx mr = std::min<idx>(MR, m - ir);
     T* dst = Ap + ir * k;
