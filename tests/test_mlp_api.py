@@ -648,3 +648,47 @@ def test_parameters_start_on_a_cache_line(sizes, dtype):
     net = dp.MLP(sizes, seed=0, dtype=dtype)
     assert net.network._params.ctypes.data % 64 == 0
     assert net.get_params().size == net.num_params
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_train_step_fast_path_matches_the_checked_path(dtype):
+    """A C-contiguous X of the model's dtype with int64 labels and plain-number lr/l2 skips the
+    general checks (Network.fast_sgd_step); any other form of the same batch takes them: both
+    give the same loss and parameters, bit for bit."""
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((9, 12)).astype(dtype)
+    y = rng.integers(0, 3, 9)
+    fast, checked = dp.MLP([12, 8, 3], seed=2, dtype=dtype), dp.MLP([12, 8, 3], seed=2, dtype=dtype)
+    assert fast.network.fast_sgd_step(X, y, 0.1, 0.01) is not None  # the fast path runs ...
+    assert checked.network.fast_sgd_step(X.tolist(), y, 0.1, 0.01) is None  # ... or declines
+    assert checked.network.fast_sgd_step(X, y.astype(np.int32), 0.1, 0.01) is None
+    assert checked.network.fast_sgd_step(np.asfortranarray(X), y, 0.1, 0.01) is None
+    checked.train_step(X.tolist(), y.tolist(), lr=0.1, l2=0.01)
+    np.testing.assert_array_equal(fast.get_params(), checked.get_params())
+    losses = [(fast.train_step(X, y, lr=0.1, l2=0.01), checked.train_step(X.tolist(), list(y), lr=np.float64(0.1), l2=0.01))
+              for _ in range(3)]
+    assert all(a == b for a, b in losses)
+    np.testing.assert_array_equal(fast.get_params(), checked.get_params())
+
+
+@pytest.mark.parametrize("bad, match", [
+    ({"X": np.nan}, "X: expected finite values"),
+    ({"y": 3}, r"y: class indices must lie in \[0, 2\]"),
+    ({"y": -1}, r"y: class indices must lie in \[0, 2\]"),
+    ({"lr": 0.0}, "lr"),
+    ({"lr": float("inf")}, "lr"),
+    ({"l2": -1.0}, "l2"),
+])
+def test_train_step_fast_path_still_refuses_bad_input(bad, match):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((5, 4)).astype(np.float32)
+    y = rng.integers(0, 3, 5)
+    if "X" in bad:
+        X[2, 1] = bad["X"]
+    if "y" in bad:
+        y[3] = bad["y"]
+    net = dp.MLP([4, 6, 3], seed=0)
+    before = net.get_params()
+    with pytest.raises(ValueError, match=match):
+        net.train_step(X, y, lr=bad.get("lr", 0.1), l2=bad.get("l2", 0.0))
+    np.testing.assert_array_equal(net.get_params(), before)  # nothing changed

@@ -183,6 +183,9 @@ class MLP:
     def train_step(self, X: Any, y: Any, lr: float = 0.01, l2: float = 0.0) -> float:
         """One fused minibatch SGD step (forward, loss, backward, W -= lr·(dW + l2·W),
         b -= lr·db). Returns the batch loss before the update."""
+        fast = self.network.fast_sgd_step(X, y, lr, l2)
+        if fast is not None:
+            return fast
         X, labels, values = self.network.check_data(X, y)
         config = plain_sgd_config(finite_float(lr, "lr", positive=True), finite_float(l2, "l2", nonnegative=True))
         return self.network.train_step(X, labels, values, None, config)
