@@ -62,7 +62,8 @@ struct GemmPolicy {
   bool a_rows_in_place = false;
   // C = Aᵀ B (a weight gradient dZᵀ X): MR-wide column slices of A are read in place, a row of A
   // (this many bytes at most) apart, instead of being packed. Each k step then touches a new row:
-  // cheap for short rows, but a 16 KiB stride (4096 columns) misses the TLB on every step.
+  // cheap for short rows, but a 16 KiB stride (4096 columns) misses the TLB on every step. (The
+  // same limit holds B read in place for the few row panels of a small M, gemm.cpp.)
   idx a_columns_max_stride = idx(1) << 40;
   // An operand read in place with a stride that maps its kc rows onto too few L1 sets (a 2 KiB
   // stride: 2 of 64 sets, 16 lines for 256 rows) is packed instead, whatever the limits above:
