@@ -126,6 +126,28 @@ def test_sklearn_tiny_compares_fit_times():
     assert row["n_iter_sklearn"] == row["n_iter_dp"] == 2  # the tiny case: max_iter=2
 
 
+def test_compare_tiny_pairs_two_settings_on_every_product_and_the_step():
+    result = run_cli("compare", "--tiny", "--threads", "2", "--json", "--a", "step_team=0", "--b", "step_team=1",
+                     "--nets", "20,9,3", "--batches", "4,13")
+    rows = json_rows(result)[1:]
+    # per batch: two layers' fwd and dW, the second layer's dX, and train_step
+    assert [r["case"] for r in rows if r["batch"] == 4] == [
+        "layer 1 20->9 fwd", "layer 1 20->9 dW", "layer 2 9->3 fwd", "layer 2 9->3 dW", "layer 2 9->3 dX",
+        "train_step"]
+    assert {r["batch"] for r in rows} == {4, 13}
+    for r in rows:
+        assert r["a_us"] > 0 and r["b_us"] > 0 and r["low"] <= r["speedup"] <= r["high"]
+        assert r["a"] == "step_team=0" and r["b"] == "step_team=1"
+
+
+@pytest.mark.parametrize("bad", [["--a", "blocks=junk", "--b", "blocks=table"], ["--a", "speed=1", "--b", "blocks=table"],
+                                 ["--a", "threads=2", "--b", "threads=1", "--nets", "5"]])
+def test_compare_refuses_bad_settings(bad):
+    result = run_cli("compare", "--tiny", *bad)
+    assert result.returncode == 2
+    assert "--a" in result.stderr or "setting" in result.stderr or "--nets" in result.stderr
+
+
 def test_missing_peers_are_skipped_with_one_line_each():
     result = run_without(["torch", "sklearn"], "mlp", "--tiny", "--threads", "1")
     assert result.returncode == 0, result.stderr
@@ -156,7 +178,7 @@ def test_unknown_or_missing_name_is_a_usage_error():
 
 
 @pytest.mark.skipif(not (CHECKOUT_BENCH / "mlp.py").is_file(), reason="not run from a source checkout")
-@pytest.mark.parametrize("script", ["gemm.py", "mlp.py", "sklearn_fit.py"])
+@pytest.mark.parametrize("script", ["gemm.py", "mlp.py", "sklearn_fit.py", "compare.py"])
 def test_checkout_scripts_are_wrappers_of_the_package(script):
     result = subprocess.run([sys.executable, str(CHECKOUT_BENCH / script), "--help"], capture_output=True,
                             text=True, timeout=60)

@@ -27,6 +27,8 @@ BENCHMARKS = {
     "mlp": Benchmark("deltaprop.bench.mlp", "MLP training samples/s and predict latency vs PyTorch and scikit-learn"),
     "sklearn": Benchmark("deltaprop.bench.sklearn_fit", "deltaprop.sklearn vs sklearn.neural_network fit time"),
     "gpu": Benchmark("deltaprop.bench.gpu", "CUDA backend training and inference vs PyTorch CUDA on the same GPU"),
+    "compare": Benchmark("deltaprop.bench.compare", "two settings of deltaprop (blocks, variant, level, step team, "
+                                                    "threads), call by call, on a step's products"),
 }
 
 
