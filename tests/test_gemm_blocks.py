@@ -142,6 +142,46 @@ def test_column_panel_order_gives_the_same_bits(level, trans, dtype):
     np.testing.assert_allclose(out[6, 1], ref, rtol=tol, atol=tol * Kd / 10.0)
 
 
+@pytest.fixture
+def loop_order():
+    yield
+    _core.set_gemm_loop_order("auto")
+
+
+@pytest.mark.parametrize("blocks", ["7,5,33", "table"], indirect=True)
+@pytest.mark.parametrize("trans", [(0, 0), (0, 1), (1, 0), (1, 1)], ids=["NN", "NT", "TN", "TT"])
+@pytest.mark.parametrize("shape", SHAPES + [(130, 784, 128)], ids=lambda s: "x".join(map(str, s)))
+def test_forced_loop_orders_give_the_same_bits(level, blocks, trans, shape, loop_order):
+    rng = np.random.default_rng(sum(shape) + trans[0])
+    M, N, Kd = shape
+    A = rng.standard_normal((Kd, M) if trans[0] else (M, Kd)).astype(np.float32)
+    B = rng.standard_normal((N, Kd) if trans[1] else (Kd, N)).astype(np.float32)
+    C0 = rng.standard_normal((M, N)).astype(np.float32)
+    out = {}
+    for order in ("rows", "columns", "auto"):
+        _core.set_gemm_loop_order(order)
+        assert _core.gemm_loop_order() == order == dp.build_info()["gemm_loop_order"]
+        out[order] = K.gemm(A, B, trans_a=bool(trans[0]), trans_b=bool(trans[1]), beta=-0.5, out=C0.copy())
+    np.testing.assert_array_equal(out["columns"], out["rows"])
+    np.testing.assert_array_equal(out["auto"], out["rows"])
+    ref = -0.5 * C0.astype(np.float64) + (A.T if trans[0] else A).astype(np.float64) @ (B.T if trans[1] else B).astype(np.float64)
+    np.testing.assert_allclose(out["rows"], ref, rtol=1e-4, atol=1e-4 * max(1.0, Kd / 10.0))
+
+
+def test_loop_order_names(loop_order):
+    with pytest.raises(ValueError, match="name: GEMM loop order must be one of 'auto', 'rows', 'columns', got 'diagonal'"):
+        _core.set_gemm_loop_order("diagonal")
+    assert _core.gemm_loop_order() == "auto"
+
+
+@pytest.mark.parametrize("env, expected", [("columns", "columns"), ("rows", "rows"), ("nonsense", "auto")])
+def test_loop_order_environment_variable(env, expected):
+    out = subprocess.run([sys.executable, "-c", "import deltaprop as dp; print(dp.build_info()['gemm_loop_order'])"],
+                         env=dict(os.environ, DELTAPROP_GEMM_ORDER=env), capture_output=True, text=True,
+                         timeout=60, check=True).stdout.strip()
+    assert out == expected
+
+
 def test_column_panel_order_applies_the_epilogue_to_every_tile(dtype):
     """The forward product's bias + activation, tile by tile in the column-panel order, give
     the row-panel order's bits."""

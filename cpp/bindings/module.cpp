@@ -77,6 +77,15 @@ PYBIND11_MODULE(_core, m) {
         "Whether a training step runs as one parallel region of all threads (DELTAPROP_STEP_TEAM=1; off by default).");
   m.def("set_step_team", &dp::set_step_team, py::arg("on"),
         "One parallel region per training step (True) or one per product (False); same results.");
+  m.def("gemm_loop_order", [] { return std::string(dp::gemm_loop_order_name(dp::gemm_loop_order())); },
+        "The GEMM blocks' tile-loop order: 'auto' (from the L2 size), 'rows' or 'columns' (DELTAPROP_GEMM_ORDER).");
+  m.def("set_gemm_loop_order", [](const std::string& name) {
+    try {
+      dp::set_gemm_loop_order(dp::parse_gemm_loop_order(name));
+    } catch (const std::invalid_argument& e) {
+      throw py::value_error(std::string("name: ") + e.what());
+    }
+  }, py::arg("name"), "'auto', 'rows' or 'columns'; the same bits in every order (not while products run).");
   m.def("gemm_blocks_source", &dp::gemm_blocks_source);
   m.def("gemm_variant", [] { return dp::gemm_variant_name(dp::active_gemm_variant()); },
         "The vendor family whose GEMM choices the avx512 and avx2 levels use: 'intel' or 'zen4'.");

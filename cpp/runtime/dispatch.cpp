@@ -159,6 +159,37 @@ std::atomic<unsigned> config_generation{0};
 
 unsigned gemm_config_generation() { return config_generation.load(std::memory_order_relaxed); }
 
+namespace {
+std::atomic<int>& loop_order_slot() {
+  static std::atomic<int> slot{[] {
+    const char* env = std::getenv("DELTAPROP_GEMM_ORDER");
+    try {
+      return static_cast<int>(env ? parse_gemm_loop_order(env) : GemmLoopOrder::Auto);
+    } catch (const std::invalid_argument&) {
+      return static_cast<int>(GemmLoopOrder::Auto);  // never fail at import time
+    }
+  }()};
+  return slot;
+}
+}  // namespace
+
+GemmLoopOrder gemm_loop_order() {
+  return static_cast<GemmLoopOrder>(loop_order_slot().load(std::memory_order_relaxed));
+}
+
+void set_gemm_loop_order(GemmLoopOrder order) { loop_order_slot().store(static_cast<int>(order)); }
+
+const char* gemm_loop_order_name(GemmLoopOrder order) {
+  return order == GemmLoopOrder::Rows ? "rows" : order == GemmLoopOrder::Columns ? "columns" : "auto";
+}
+
+GemmLoopOrder parse_gemm_loop_order(const std::string& name) {
+  if (name == "auto") return GemmLoopOrder::Auto;
+  if (name == "rows") return GemmLoopOrder::Rows;
+  if (name == "columns") return GemmLoopOrder::Columns;
+  throw std::invalid_argument("GEMM loop order must be one of 'auto', 'rows', 'columns', got '" + name + "'");
+}
+
 void set_simd_level(SimdLevel level) {
   kSimdLevels.require_supported(level, cpu_max_simd_level());
   level_slot().store(static_cast<int>(level));

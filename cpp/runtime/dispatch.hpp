@@ -49,6 +49,16 @@ GemmVariant active_gemm_variant();
 // Not to be called while products run (like set_gemm_blocks); the block setting is kept.
 void set_gemm_variant(GemmVariant variant);
 const char* gemm_variant_name(GemmVariant variant);
+// The order of a GEMM block's tile loops: Auto (the rule in gemm.cpp, from the L2 size), Rows
+// (row panels outside: A's panel in L1) or Columns (B's column panels outside: B's panel in L1).
+// DELTAPROP_GEMM_ORDER=auto|rows|columns sets it at import (for measuring the rule on a new CPU,
+// and for tests); every order gives the same bits.
+enum class GemmLoopOrder { Auto, Rows, Columns };
+GemmLoopOrder gemm_loop_order();
+void set_gemm_loop_order(GemmLoopOrder order);
+const char* gemm_loop_order_name(GemmLoopOrder order);
+GemmLoopOrder parse_gemm_loop_order(const std::string& name);  // throws std::invalid_argument
+
 // Changes each time the level, the blocks or the variant change (what the kernels' scratch
 // sizes depend on besides the shapes).
 unsigned gemm_config_generation();

@@ -65,7 +65,8 @@ def build_info() -> Dict[str, Any]:
     can be used), and the bf16 GEMM level that precision="bf16" runs on ("amx", "avx512bf16" or
     "generic") with the levels this CPU supports. DELTAPROP_SIMD=generic|avx2|avx512 lowers the
     level at import; DELTAPROP_GEMM_BLOCKS=model|MC,KC,NC replaces the cache blocks of every
-    level; DELTAPROP_GEMM_VARIANT=intel|zen4 picks the vendor family whose GEMM choices
+    level; DELTAPROP_GEMM_ORDER=rows|columns forces the order of the blocks' tile loops (auto: from
+    the L2 size); DELTAPROP_GEMM_VARIANT=intel|zen4 picks the vendor family whose GEMM choices
     the avx512 and avx2 levels use (the CPU's vendor decides by default; gemm_variant names the
     active level's: "intel", "zen4" at avx512, "zen3" at avx2); DELTAPROP_BF16=generic|avx512bf16|amx picks the bf16
     level (a SIMD level below avx512 keeps bf16 on the generic code). pin_threads: the kernels'
@@ -92,6 +93,7 @@ def build_info() -> Dict[str, Any]:
         "gemm_blocks_float32": tuple(_core.gemm_blocks("float32")),
         "gemm_blocks_float64": tuple(_core.gemm_blocks("float64")),
         "gemm_blocks_from": _core.gemm_blocks_source(),
+        "gemm_loop_order": _core.gemm_loop_order(),
         "bf16": _core.bf16_level(),
         "bf16_levels": list(_core.bf16_levels()),
         "bf16_tile": tuple(_core.bf16_tile()),

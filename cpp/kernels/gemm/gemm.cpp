@@ -59,8 +59,14 @@ bool in_place_fits_l1(idx stride, idx rows) {
 // (B = X read in place, 401 KB per K block), paired calls: 1.08-1.14x; products with a smaller
 // B block lost 2-19% in that order (C walked down its columns), large squares 11-18% (A blocks
 // of 245 KB).
+// (gemm_loop_order() may force either order.)
 bool b_panel_in_l1(idx b_block_bytes, idx a_block_bytes) {
   static const long l2 = cpu_info().l2.size;
+  switch (gemm_loop_order()) {
+    case GemmLoopOrder::Rows: return false;
+    case GemmLoopOrder::Columns: return true;
+    case GemmLoopOrder::Auto: break;
+  }
   return l2 > 0 && b_block_bytes > l2 / 2 && a_block_bytes <= l2 / 4;
 }
 

@@ -1,8 +1,8 @@
 """Two settings of deltaprop against each other on this machine, call by call.
 
     deltaprop bench compare --a blocks=table --b blocks=model [--nets 784,512,512,10] [--batches 32,128]
-    settings: blocks=table|model|MC,KC,NC  variant=auto|intel|zen4|zen3  simd=generic|avx2|avx512
-              step_team=0|1  threads=N
+    settings: blocks=table|model|MC,KC,NC  variant=auto|intel|zen4|zen3  order=auto|rows|columns
+              simd=generic|avx2|avx512  step_team=0|1  threads=N
 
 Each timed call under setting A is followed by one under B (each after an untimed call that warms
 it), so both see the same machine state; the result is the median of the per-pair ratios with a
@@ -23,7 +23,7 @@ from deltaprop import _core
 
 from . import _common as C
 
-SETTINGS = ("blocks", "variant", "simd", "step_team", "threads")
+SETTINGS = ("blocks", "variant", "order", "simd", "step_team", "threads")
 
 
 def parse_setting(text: str) -> Tuple[str, str]:
@@ -39,6 +39,8 @@ def apply(setting: Tuple[str, str]) -> None:
         _core.set_gemm_blocks(value)
     elif key == "variant":
         _core.set_gemm_variant(value)
+    elif key == "order":
+        _core.set_gemm_loop_order(value)
     elif key == "simd":
         dp.set_simd_level(value)
     elif key == "step_team":
