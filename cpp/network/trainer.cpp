@@ -33,10 +33,10 @@ double batch_mass(const T* weights, idx n) {
 }  // namespace
 
 template <class T>
-bool Trainer<T>::step_team_ready(const Model<T>& model, idx n) {
+bool Trainer<T>::step_team_ready(const Model<T>& model, idx n, bool fused_sgd) {
   const int threads = get_num_threads();
   if (!step_team_enabled() || model.precision() == Precision::Bf16 || threads < 2) return false;
-  const StepShape shape{n, threads, gemm_config_generation()};
+  const StepShape shape{n, threads, gemm_config_generation(), fused_sgd};
   for (const StepShape& warm : warm_)
     if (warm == shape) return true;
   warm_[next_warm_] = shape;
@@ -48,7 +48,7 @@ template <class T>
 double Trainer<T>::forward_backward(Model<T>& model, const T* X, Target<T> y, const T* weights,
                                     idx n, T l2, const GradientSink<T>& sink) {
   ws_.reserve(model.sizes(), n);
-  if (!step_team_ready(model, n)) {
+  if (!step_team_ready(model, n, sink.grad == nullptr)) {
     const double loss = model.forward_train(X, y, weights, n, l2, ws_);
     model.backward(X, n, ws_, sink);
     return loss;

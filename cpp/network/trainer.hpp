@@ -47,13 +47,14 @@ class Trainer {
   // (bf16 packs its weights inside the product), 2+ threads, and a step of this shape already
   // ran with a region per product under the same kernel configuration — which reserved every
   // scratch buffer the team's leader hands out, so nothing inside the region allocates.
-  bool step_team_ready(const Model<T>& model, idx n);
+  bool step_team_ready(const Model<T>& model, idx n, bool fused_sgd);
   struct StepShape {
     idx rows = -1;
     int threads = 0;
     unsigned config = 0;
+    bool fused_sgd = false;  // the fused SGD update's kernels (and scratch), or a gradient's
     bool operator==(const StepShape& o) const {
-      return rows == o.rows && threads == o.threads && config == o.config;
+      return rows == o.rows && threads == o.threads && config == o.config && fused_sgd == o.fused_sgd;
     }
   };
   StepShape warm_[2];  // the shapes that ran forked last (an epoch's batch and its last one)
