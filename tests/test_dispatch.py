@@ -144,7 +144,8 @@ def test_training_is_bitwise_repeatable():
     np.testing.assert_array_equal(_train_weights(2, 32), _train_weights(2, 32))
 
 
-@pytest.mark.parametrize("shape", [(300, 700, 200), (1, 3000, 500), (12, 2000, 300), (200, 7, 900)])
+@pytest.mark.parametrize("shape", [(300, 700, 200), (1, 3000, 500), (12, 2000, 300), (200, 7, 900),
+                                   (784, 512, 8), (1000, 300, 16)])
 def test_gemm_bitwise_identical_for_1_and_2_threads(shape):
     rng = np.random.default_rng(1)
     M, N, Kd = shape
@@ -160,6 +161,9 @@ def test_gemm_bitwise_identical_for_1_and_2_threads(shape):
         dp.set_num_threads(old)
     for one, two in zip(*results):
         np.testing.assert_array_equal(one, two)
+    reference = A.astype(np.float64) @ B.T.astype(np.float64)
+    for one in results[0]:
+        np.testing.assert_allclose(one, reference, rtol=1e-4, atol=1e-4 * np.abs(reference).max())
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (3, 7), (200, 100), (37, 10), (5, 129)])
