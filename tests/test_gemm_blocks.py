@@ -291,3 +291,30 @@ def test_environment_variable(spec, source):
     assert out[0].startswith(source)
     if spec == "model":
         assert out[1] == str(tuple(_core.model_gemm_blocks("float32")))
+
+
+@pytest.mark.parametrize("trans", [(0, 0), (0, 1), (1, 0), (1, 1)], ids=["NN", "NT", "TN", "TT"])
+@pytest.mark.parametrize("rows", [67, 68, 69, 70, 71])
+def test_edge_row_panels_give_the_rows_of_a_full_panel(level, trans, rows, dtype):
+    """A last row panel of 1..MR-1 rows runs a kernel of that many rows; each row's sums are the
+    ones it gets inside a 72-row product (full panels; past the dot path's 64 rows, whose sums
+    differ): the same bits, edge columns too, with beta, in one and in several K blocks."""
+    rng = np.random.default_rng(rows + 10 * trans[0] + 20 * trans[1])
+    Kd, N = 203, 150
+    A = rng.standard_normal((Kd, 72) if trans[0] else (72, Kd)).astype(dtype)
+    B = rng.standard_normal((N, Kd) if trans[1] else (Kd, N)).astype(dtype)
+    C0 = rng.standard_normal((72, N)).astype(dtype)
+    part = np.ascontiguousarray(A[:, :rows] if trans[0] else A[:rows])
+    try:
+        for blocks in ("table", "72,64,64"):
+            _core.set_gemm_blocks(blocks)
+            full = K.gemm(A, B, trans_a=bool(trans[0]), trans_b=bool(trans[1]), beta=0.5, out=C0.copy())
+            edge = K.gemm(part, B, trans_a=bool(trans[0]), trans_b=bool(trans[1]), beta=0.5,
+                          out=C0[:rows].copy())
+            np.testing.assert_array_equal(edge, full[:rows], err_msg=f"blocks {blocks}")
+    finally:
+        _core.set_gemm_blocks("table")
+    ref = 0.5 * C0[:rows].astype(np.float64) + (part.T if trans[0] else part).astype(np.float64) @ (
+        B.T if trans[1] else B).astype(np.float64)
+    tol = 1e-4 if dtype == np.float32 else 1e-11
+    np.testing.assert_allclose(edge, ref, rtol=tol, atol=tol * Kd / 10.0)

@@ -95,9 +95,9 @@ void gemm_ukr_edge(dp::idx k, const typename V::T* __restrict Ap, dp::idx a_ks,
 
 // The edge kernels for 1..NV vectors, picked by the tile's width.
 template <class V, int MR, int NV, bool kRowA>
-void gemm_ukr_edge_any(dp::idx k, const typename V::T* Ap, dp::idx a_ks, const typename V::T* Bp,
-                       dp::idx b_ks, typename V::T* C, dp::idx ldc, typename V::T alpha,
-                       typename V::T beta, int mr, int nr) {
+void gemm_ukr_edge_width(dp::idx k, const typename V::T* Ap, dp::idx a_ks, const typename V::T* Bp,
+                         dp::idx b_ks, typename V::T* C, dp::idx ldc, typename V::T alpha,
+                         typename V::T beta, int mr, int nr) {
   static_assert(NV >= 1 && NV <= 4, "edge kernels for 1 to 4 vectors");
   const int nv = (nr + V::width - 1) / V::width;
   if (nv <= 1) return gemm_ukr_edge<V, MR, 1, kRowA>(k, Ap, a_ks, Bp, b_ks, C, ldc, alpha, beta, mr, nr);
@@ -106,6 +106,21 @@ void gemm_ukr_edge_any(dp::idx k, const typename V::T* Ap, dp::idx a_ks, const t
   if (NV >= 3 && nv == 3)
     return gemm_ukr_edge<V, MR, (NV >= 3 ? 3 : 1), kRowA>(k, Ap, a_ks, Bp, b_ks, C, ldc, alpha, beta, mr, nr);
   gemm_ukr_edge<V, MR, NV, kRowA>(k, Ap, a_ks, Bp, b_ks, C, ldc, alpha, beta, mr, nr);
+}
+
+// ... and for 1..MR rows, picked by the tile's height: the last row panel of 8 rows (a batch of
+// 8, 6 + 2) would otherwise do a full panel's FMAs for its 2 rows (8 x 784 x 784 NN on Sapphire
+// Rapids: the 2-row tiles took as long as the 6-row ones). Row i's FMAs do not depend on how
+// many rows the tile has, so the bits do not change.
+template <class V, int MR, int NV, bool kRowA>
+void gemm_ukr_edge_any(dp::idx k, const typename V::T* Ap, dp::idx a_ks, const typename V::T* Bp,
+                       dp::idx b_ks, typename V::T* C, dp::idx ldc, typename V::T alpha,
+                       typename V::T beta, int mr, int nr) {
+  if constexpr (MR > 1) {
+    if (mr < MR)
+      return gemm_ukr_edge_any<V, MR - 1, NV, kRowA>(k, Ap, a_ks, Bp, b_ks, C, ldc, alpha, beta, mr, nr);
+  }
+  gemm_ukr_edge_width<V, MR, NV, kRowA>(k, Ap, a_ks, Bp, b_ks, C, ldc, alpha, beta, mr, nr);
 }
 
 // The dot-product kernel (see GemmDotKernel): MR x NR accumulators, each a vector of partial sums
