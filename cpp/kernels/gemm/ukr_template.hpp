@@ -12,7 +12,7 @@
 
 // acc = the MR x NV*W tile of op(A) op(B) over k steps of the packed panels: the one sequence of
 // FMAs of every tile kernel below, so an edge tile's elements get exactly the full tile's
-// operations. kRowA as for gemm_ukr; kPrefetchB: prefetch B 8 steps ahead (the full tiles).
+// operations. kRowA as for gemm_ukr; kPrefetchB: prefetch packed B 8 steps ahead (the full tiles).
 template <class V, int MR, int NV, bool kRowA, bool kPrefetchB>
 __attribute__((always_inline)) inline void accumulate_tile(
     dp::idx k, const typename V::T* __restrict Ap, dp::idx a_ks, const typename V::T* __restrict Bp,
@@ -23,11 +23,22 @@ __attribute__((always_inline)) inline void accumulate_tile(
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
     for (int j = 0; j < NV; ++j) acc[i][j] = V::zero();
+  // B with a stride wider than the tile (read in place for a small batch's C = A B: rows ldb
+  // apart, 3 KiB in a 784-wide layer) is past the reach of the L1 stride prefetcher (2 KiB), so
+  // every line of the row 8 steps ahead is prefetched, in the edge tiles too (Sapphire Rapids,
+  // alternating builds: 8 x 784 x 784 NN 1.18x, 8 x 512 x 512 1.13x); full packed panels are
+  // contiguous, and one line 8 steps ahead is enough there.
+  const bool in_place_b = b_ks != NV * W;
   for (dp::idx p = 0; p < k; ++p) {
     R b[NV];
 #pragma GCC unroll 8
     for (int j = 0; j < NV; ++j) b[j] = V::load(Bp + j * W);
-    if (kPrefetchB) __builtin_prefetch(Bp + 8 * b_ks);
+    if (in_place_b) {
+#pragma GCC unroll 8
+      for (int j = 0; j < NV; ++j) __builtin_prefetch(Bp + 8 * b_ks + j * W);
+    } else if (kPrefetchB) {
+      __builtin_prefetch(Bp + 8 * b_ks);
+    }
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
       R a = V::bcast(kRowA ? Ap[i * a_ks] : Ap[i]);
