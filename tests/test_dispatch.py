@@ -145,7 +145,8 @@ def test_training_is_bitwise_repeatable():
 
 
 @pytest.mark.parametrize("shape", [(300, 700, 200), (1, 3000, 500), (12, 2000, 300), (200, 7, 900),
-                                   (784, 512, 8), (1000, 300, 16)])
+                                   (784, 512, 8), (1000, 300, 16),
+                                   (8, 784, 784)])
 def test_gemm_bitwise_identical_for_1_and_2_threads(shape):
     rng = np.random.default_rng(1)
     M, N, Kd = shape
