@@ -134,7 +134,6 @@ def choice(value: Any, name: str, options: Sequence[str]) -> str:
 
 
 @functools.lru_cache(maxsize=1)
-@functools.lru_cache(maxsize=None)  # asked at every call (a few of them per one-sample predict)
 def physical_memory_bytes() -> int:
     """Installed memory in bytes (0 when the platform does not say)."""
     try:
