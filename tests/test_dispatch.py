@@ -320,3 +320,30 @@ def test_adam_update_has_the_same_bits_at_every_level(dtype):
     for lv in LEVELS:
         assert np.abs(results[lv] - start).max() > 0.005, lv
         np.testing.assert_array_equal(results[lv], results["generic"], err_msg=lv)
+
+
+def _view_at(rows: int, cols: int, offset: int, rng) -> np.ndarray:
+    """A (rows, cols) float32 array whose data starts `offset` floats past a 64-byte line."""
+    buf = np.empty(rows * cols + 32, np.float32)
+    start = (16 - (buf.ctypes.data % 64) // 4) % 16
+    view = buf[start + offset: start + offset + rows * cols].reshape(rows, cols)
+    view[...] = rng.standard_normal((rows, cols))
+    return view
+
+
+@pytest.mark.parametrize("shape", [(512, 784), (10, 512), (7, 48), (9, 100), (3, 47), (100, 160)])
+def test_one_row_products_do_not_depend_on_where_b_starts(level, shape):
+    """x Bᵀ for one row x reads B's rows wherever they start in a cache line (numpy arrays start
+    16 bytes into one; AVX-512 rebuilds such rows from aligned lines): the bits are those of an
+    aligned copy, and the values those of float64."""
+    rng = np.random.default_rng(5)
+    N, Kd = shape
+    x = rng.standard_normal((1, Kd)).astype(np.float32)
+    aligned = _view_at(N, Kd, 0, rng)
+    expected = K.gemm(x, aligned, trans_b=True)
+    reference = x.astype(np.float64) @ aligned.T.astype(np.float64)
+    np.testing.assert_allclose(expected, reference, rtol=1e-4, atol=1e-4 * np.abs(reference).max())
+    for offset in range(1, 16):
+        B = _view_at(N, Kd, offset, rng)
+        B[...] = aligned
+        np.testing.assert_array_equal(K.gemm(x, B, trans_b=True), expected, err_msg=f"offset {offset}")

@@ -1,6 +1,7 @@
 // AVX-512 micro-kernels (compiled with -mavx512f -mfma). Zen 4 / Skylake-X and newer.
 #include <immintrin.h>
 #include <algorithm>
+#include <cstdint>
 #include "../../runtime/dispatch.hpp"
 
 namespace dp {
@@ -172,8 +173,61 @@ void dgemm_row_avx512(idx k, idx n, const double* a, idx a_ks, const double* B, 
                     double alpha, double beta, double* acc) {
   gemm_row_axpy<VecF64, 4>(k, n, a, a_ks, B, ldb, C, alpha, beta, acc);
 }
+// gemm_dot_nt<VecF32, 1, 8> for rows of B that all start off a 64-byte line (numpy's arrays
+// start 16 bytes into one): each unaligned vector is rebuilt from the two aligned lines it spans
+// (vpermt2ps, carried from one step to the next), so no load splits across lines (512 x 784 from
+// L2 on two Sapphire Rapids cores, a C loop: 15.5 -> 10.8 us). The same vectors meet the same
+// FMAs in the same order as in gemm_dot_nt: the same bits, aligned or not. The first vector and
+// the last ones are loaded as there, so nothing outside the rows is read.
+static void sgemm_row_dot_realigned(idx k, const float* a, const float* B, idx ldb, float* C,
+                                    idx n, float alpha, float beta, int off) {
+  constexpr int W = 16, NR = 8;
+  constexpr int kPrefetchAhead = 256 / int(sizeof(float));
+  const float* b[NR];
+  for (int j = 0; j < NR; ++j) b[j] = B + (j < n ? j : 0) * ldb;
+  __m512 acc[NR];
+  const __m512 a0 = _mm512_loadu_ps(a);
+#pragma GCC unroll 8
+  for (int j = 0; j < NR; ++j) acc[j] = _mm512_fmadd_ps(a0, _mm512_loadu_ps(b[j]), _mm512_setzero_ps());
+  // Lane l of the vector at p is element off + l of the two lines from b[j] + p - off on.
+  const __m512i pick = _mm512_add_epi32(_mm512_set1_epi32(off),
+                                        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+  __m512 line[NR];
+#pragma GCC unroll 8
+  for (int j = 0; j < NR; ++j) line[j] = _mm512_load_ps(b[j] + W - off);
+  idx p = W;
+  for (; p + 2 * W - off <= k; p += W) {  // the next line lies within the row
+    const __m512 av = _mm512_loadu_ps(a + p);
+#pragma GCC unroll 8
+    for (int j = 0; j < NR; ++j) {
+      __builtin_prefetch(b[j] + p + kPrefetchAhead);
+      const __m512 next = _mm512_load_ps(b[j] + p + W - off);
+      acc[j] = _mm512_fmadd_ps(av, _mm512_permutex2var_ps(line[j], pick, next), acc[j]);
+      line[j] = next;
+    }
+  }
+  for (; p + W <= k; p += W) {
+    const __m512 av = _mm512_loadu_ps(a + p);
+#pragma GCC unroll 8
+    for (int j = 0; j < NR; ++j) acc[j] = _mm512_fmadd_ps(av, _mm512_loadu_ps(b[j] + p), acc[j]);
+  }
+  if (p < k) {
+    const int rest = int(k - p);
+    const __m512 av = VecF32::load_partial(a + p, rest);
+    for (int j = 0; j < NR; ++j) acc[j] = _mm512_fmadd_ps(av, VecF32::load_partial(b[j] + p, rest), acc[j]);
+  }
+  for (idx j = 0; j < n; ++j) {
+    const float v = alpha * _mm512_reduce_add_ps(acc[j]);
+    C[j] = beta == 0.0f ? v : v + beta * C[j];
+  }
+}
+
 void sgemm_row_dot_avx512(idx k, const float* A, idx lda, const float* B, idx ldb, float* C, idx ldc,
                          idx m, idx n, float alpha, float beta) {
+  const auto address = reinterpret_cast<std::uintptr_t>(B);
+  const int off = int(address % 64) / int(sizeof(float));
+  if (m == 1 && address % sizeof(float) == 0 && off != 0 && ldb % 16 == 0 && k >= 3 * 16)
+    return sgemm_row_dot_realigned(k, A, B, ldb, C, n, alpha, beta, off);
   gemm_dot_nt<VecF32, 1, 8>(k, A, lda, B, ldb, C, ldc, m, n, alpha, beta);
 }
 void dgemm_row_dot_avx512(idx k, const double* A, idx lda, const double* B, idx ldb, double* C,
