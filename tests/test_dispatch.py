@@ -331,19 +331,25 @@ def _view_at(rows: int, cols: int, offset: int, rng) -> np.ndarray:
     return view
 
 
-@pytest.mark.parametrize("shape", [(512, 784), (10, 512), (7, 48), (9, 100), (3, 47), (100, 160)])
-def test_one_row_products_do_not_depend_on_where_b_starts(level, shape):
-    """x Bᵀ for one row x reads B's rows wherever they start in a cache line (numpy arrays start
-    16 bytes into one; AVX-512 rebuilds such rows from aligned lines): the bits are those of an
-    aligned copy, and the values those of float64."""
+@pytest.mark.parametrize("shape", [(512, 784), (10, 512), (7, 48), (9, 100), (3, 47), (100, 160),
+                                   (64, 784), (200, 47), (70, 2048)])
+@pytest.mark.parametrize("trans_b", [True, False], ids=["x Bt", "x B"])
+def test_one_row_products_do_not_depend_on_where_b_starts(level, shape, trans_b):
+    """x Bᵀ and x B for one row x read B's rows wherever they start in a cache line (numpy arrays
+    start 16 bytes into one; AVX-512 rebuilds such rows from aligned lines): the bits are those of
+    an aligned copy (with beta too), and the values those of float64."""
     rng = np.random.default_rng(5)
-    N, Kd = shape
-    x = rng.standard_normal((1, Kd)).astype(np.float32)
-    aligned = _view_at(N, Kd, 0, rng)
-    expected = K.gemm(x, aligned, trans_b=True)
-    reference = x.astype(np.float64) @ aligned.T.astype(np.float64)
+    rows, cols = shape
+    x = rng.standard_normal((1, cols if trans_b else rows)).astype(np.float32)
+    start = rng.standard_normal((1, rows if trans_b else cols)).astype(np.float32)
+    aligned = _view_at(rows, cols, 0, rng)
+    expected = K.gemm(x, aligned, trans_b=trans_b)
+    expected_beta = K.gemm(x, aligned, trans_b=trans_b, beta=0.5, out=start.copy())
+    reference = x.astype(np.float64) @ (aligned.T if trans_b else aligned).astype(np.float64)
     np.testing.assert_allclose(expected, reference, rtol=1e-4, atol=1e-4 * np.abs(reference).max())
     for offset in range(1, 16):
-        B = _view_at(N, Kd, offset, rng)
+        B = _view_at(rows, cols, offset, rng)
         B[...] = aligned
-        np.testing.assert_array_equal(K.gemm(x, B, trans_b=True), expected, err_msg=f"offset {offset}")
+        np.testing.assert_array_equal(K.gemm(x, B, trans_b=trans_b), expected, err_msg=f"offset {offset}")
+        np.testing.assert_array_equal(K.gemm(x, B, trans_b=trans_b, beta=0.5, out=start.copy()),
+                                      expected_beta, err_msg=f"offset {offset}, beta")

@@ -202,10 +202,16 @@ struct RowCount {
   static constexpr int value = Q;
 };
 
-template <class V, int P>
+//
+// kRealignB (V::load_aligned and V::realign needed): B's rows all start b_off elements into a
+// cache line (numpy's arrays start 16 bytes into one); past the first vector each vector of a row
+// is rebuilt from the two aligned lines it spans, carried from one column block to the next, so
+// no load splits across lines. The same vectors meet the same FMAs: the same bits. Needs
+// n >= 3 widths; only lines within the row's n columns are read.
+template <class V, int P, bool kRealignB = false>
 void gemm_row_axpy(dp::idx k, dp::idx n, const typename V::T* __restrict a, dp::idx a_ks,
                    const typename V::T* __restrict B, dp::idx ldb, typename V::T* C,
-                   typename V::T alpha, typename V::T beta, typename V::T* acc) {
+                   typename V::T alpha, typename V::T beta, typename V::T* acc, int b_off = 0) {
   using T = typename V::T;
   using R = typename V::reg;
   constexpr int W = V::width;
@@ -220,7 +226,7 @@ void gemm_row_axpy(dp::idx k, dp::idx n, const typename V::T* __restrict a, dp::
 #pragma GCC unroll 8
     for (int q = 0; q < Q; ++q) av[q] = V::bcast(a[(p + q) * a_ks]);
     const T* b = B + p * ldb;
-    for (dp::idx j = 0; j < full; j += W) {
+    auto add_block = [&](dp::idx j) {
       R y = V::load(acc + j);
 #pragma GCC unroll 8
       for (int q = 0; q < Q; ++q) {
@@ -228,7 +234,26 @@ void gemm_row_axpy(dp::idx k, dp::idx n, const typename V::T* __restrict a, dp::
         y = V::fma(av[q], V::load(b + q * ldb + j), y);
       }
       V::store(acc + j, y);
+    };
+    dp::idx j = 0;
+    if constexpr (kRealignB) {
+      add_block(0);
+      R line[Q];  // the aligned line that holds column j of each row
+#pragma GCC unroll 8
+      for (int q = 0; q < Q; ++q) line[q] = V::load_aligned(b + q * ldb + W - b_off);
+      for (j = W; j + 2 * W - b_off <= n && j < full; j += W) {
+        R y = V::load(acc + j);
+#pragma GCC unroll 8
+        for (int q = 0; q < Q; ++q) {
+          __builtin_prefetch(b + (Q + q) * ldb + j);
+          const R next = V::load_aligned(b + q * ldb + j + W - b_off);
+          y = V::fma(av[q], V::realign(line[q], next, b_off), y);
+          line[q] = next;
+        }
+        V::store(acc + j, y);
+      }
     }
+    for (; j < full; j += W) add_block(j);
     if (rest) {
       R y = V::load(tail);
       for (int q = 0; q < Q; ++q) y = V::fma(av[q], V::load_partial(b + q * ldb + full, rest), y);
