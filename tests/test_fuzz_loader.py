@@ -100,3 +100,27 @@ def test_member_replaced_by_another_array(tmp_path, valid_bytes, data):
 
 def test_the_unmutated_file_loads(tmp_path, valid_bytes):
     assert _load_bytes(tmp_path, valid_bytes) is not None
+
+
+def _patch_central_entry(valid_bytes: bytes, member: str, offset: int, value: int) -> bytes:
+    """valid_bytes with the 2-byte field at `offset` of member's central directory entry set."""
+    blob = bytearray(valid_bytes)
+    at = blob.index(b"PK\x01\x02")  # the first entry of the central directory
+    while True:
+        name_len = int.from_bytes(blob[at + 28: at + 30], "little")
+        extra_len = int.from_bytes(blob[at + 30: at + 32], "little")
+        comment_len = int.from_bytes(blob[at + 32: at + 34], "little")
+        if bytes(blob[at + 46: at + 46 + name_len]) == member.encode():
+            blob[at + offset: at + offset + 2] = value.to_bytes(2, "little")
+            return bytes(blob)
+        at += 46 + name_len + extra_len + comment_len
+
+
+@pytest.mark.parametrize("field,value", [(8, 0x0001), (10, 99)], ids=["encrypted", "unknown-compression"])
+def test_member_zipfile_cannot_open_is_a_format_error(tmp_path, valid_bytes, field, value):
+    """A member flagged encrypted, or compressed by a method zipfile lacks (zipfile raises
+    RuntimeError / NotImplementedError), is a ModelFormatError naming the file."""
+    path = tmp_path / "odd.npz"
+    path.write_bytes(_patch_central_entry(valid_bytes, "params.npy", field, value))
+    with pytest.raises(dp.ModelFormatError, match="odd.npz"):
+        dp.load(path)

@@ -153,7 +153,8 @@ def read_model(path: Any) -> SavedModel:
     except ModelFormatError:
         raise
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, TypeError, UnicodeDecodeError,
-            OverflowError, MemoryError) as exc:
+            OverflowError, MemoryError,
+            RuntimeError) as exc:  # zipfile: a member "encrypted" or "compressed" by an unknown method
         raise ModelFormatError(f"path: {path!r} is not a readable deltaprop model: {exc}") from exc
 
 
