@@ -202,7 +202,6 @@ struct RowCount {
   static constexpr int value = Q;
 };
 
-//
 // kRealignB (V::load_aligned and V::realign needed): B's rows all start b_off elements into a
 // cache line (numpy's arrays start 16 bytes into one); past the first vector each vector of a row
 // is rebuilt from the two aligned lines it spans, carried from one column block to the next, so
